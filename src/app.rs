@@ -1,0 +1,300 @@
+//! The request pipeline: route, size check, authentication, then the
+//! endpoint; every outcome becomes the contract's JSON envelope with the
+//! request id in the body and in `X-Reqid`.
+
+use crate::auth::{self, Rejection, SignedRequest};
+use crate::config::{AuthMode, Config};
+use crate::error::ApiError;
+use crate::im::{ImProvider, LocalImProvider};
+use crate::routes::{route, Route};
+use crate::store::Store;
+use crate::users::{self, NewUser, UserId};
+use lambda_http::http::{header, HeaderValue, StatusCode};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, HashSet};
+use std::time::{Instant, SystemTime};
+use tracing::Instrument;
+
+/// The contract's limit on request bodies.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+const REASON_EXISTS: &str = "user already exists";
+const REASON_REPEATED: &str = "repeated in this request: only its first occurrence was registered";
+
+pub struct App {
+    config: Config,
+    store: Store,
+    im: Box<dyn ImProvider>,
+}
+
+impl App {
+    /// The service with IM accounts made locally (see [`LocalImProvider`]).
+    pub fn new(config: Config, client: aws_sdk_dynamodb::Client) -> Self {
+        let store = Store::new(client, config.users_table.clone());
+        let im = LocalImProvider::new(store.clone(), config.im_username_prefix.clone());
+        Self::with_im_provider(config, store, Box::new(im))
+    }
+
+    pub fn with_im_provider(config: Config, store: Store, im: Box<dyn ImProvider>) -> Self {
+        match &config.auth {
+            AuthMode::Keys(keys) => {
+                tracing::info!(access_keys = ?keys.access_keys().collect::<Vec<_>>(), "authentication on")
+            }
+            AuthMode::Disabled => tracing::warn!("AUTH_DISABLED=true: requests are not authenticated"),
+            AuthMode::NoKeysConfigured => tracing::error!(
+                "QINIU_KEYS is empty and AUTH_DISABLED is not true: every request will be refused with 401"
+            ),
+        }
+        App { config, store, im }
+    }
+
+    /// Answers one request. Never fails: every error is an envelope.
+    pub async fn handle(&self, request: Request) -> Response<Body> {
+        let started = Instant::now();
+        let request_id = request_id(&request);
+        let span = tracing::info_span!(
+            "request",
+            request_id = %request_id,
+            method = %request.method(),
+            route = tracing::field::Empty
+        );
+        async {
+            let result = self.dispatch(&request).await;
+            let response = envelope(&request_id, result);
+            tracing::info!(
+                status = response.status().as_u16(),
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "answered"
+            );
+            response
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn dispatch(&self, request: &Request) -> Result<Option<Value>, ApiError> {
+        let stage = stage(request);
+        let routing_path = self.routing_path(request.raw_http_path(), stage.as_deref());
+        let route = route(request.method(), &routing_path)?;
+        tracing::Span::current().record("route", route.name());
+
+        let body: &[u8] = request.body();
+        if body.len() > MAX_BODY_BYTES {
+            return Err(ApiError::bad_request("body: larger than 1 MiB"));
+        }
+        self.authenticate(request, &routing_path, stage.as_deref())?;
+
+        let query = request.uri().query();
+        match route {
+            Route::Register => self.register(body).await,
+            Route::RegisterBatch => self.register_batch(body).await,
+            Route::Update(user_id) => self.update(&user_id, body).await,
+            Route::Info(user_id) => self.single(&user_id, |user| serde_json::to_value(user.info())).await,
+            Route::Profile(user_id) => self.single(&user_id, |user| serde_json::to_value(user.profile())).await,
+            Route::Infos => self.batch(query, body, |user| serde_json::to_value(user.info())).await,
+            Route::Profiles => {
+                self.batch(query, body, |user| serde_json::to_value(user.profile()))
+                    .await
+            }
+        }
+    }
+
+    /// The path without the API Gateway stage (`/prod/...`) and without a
+    /// configured custom-domain prefix, which is what the routes match.
+    fn routing_path(&self, raw_path: &str, stage: Option<&str>) -> String {
+        let without_stage = match stage {
+            Some(stage) => strip_segment_prefix(raw_path, &format!("/{stage}")),
+            None => raw_path,
+        };
+        match &self.config.path_prefix {
+            Some(prefix) => strip_segment_prefix(without_stage, prefix).to_owned(),
+            None => without_stage.to_owned(),
+        }
+    }
+
+    fn authenticate(&self, request: &Request, routing_path: &str, stage: Option<&str>) -> Result<(), ApiError> {
+        let keys = match &self.config.auth {
+            AuthMode::Disabled => return Ok(()),
+            AuthMode::NoKeysConfigured => return Err(ApiError::BadToken),
+            AuthMode::Keys(keys) => keys,
+        };
+        // Every form of the path the client may have signed: as received,
+        // with and without the stage, and behind a custom-domain prefix.
+        let mut paths = vec![request.raw_http_path().to_owned(), routing_path.to_owned()];
+        if let Some(stage) = stage {
+            paths.push(format!("/{stage}{routing_path}"));
+        }
+        if let Some(prefix) = &self.config.path_prefix {
+            paths.push(format!("{prefix}{routing_path}"));
+        }
+        paths.dedup();
+        let signed = SignedRequest {
+            method: request.method().as_str(),
+            paths: &paths,
+            query: request.uri().query(),
+            headers: request.headers(),
+            body: request.body(),
+        };
+        auth::verify(keys, &signed, SystemTime::now()).map_err(|rejection| match rejection {
+            Rejection::BadToken => ApiError::BadToken,
+            Rejection::Expired => ApiError::RequestExpired,
+        })
+    }
+
+    async fn register(&self, body: &[u8]) -> Result<Option<Value>, ApiError> {
+        let user = users::parse_new_user(body).map_err(ApiError::BadRequest)?;
+        let account = self
+            .im
+            .create_accounts(&[&user.user_id])
+            .await?
+            .pop()
+            .ok_or(ApiError::Internal)?;
+        self.store.insert_user(&user, &account).await?;
+        Ok(None)
+    }
+
+    /// Registers every new user of the batch. `data` maps each user that was
+    /// not (or not only) registered to the reason; it is absent when all were.
+    async fn register_batch(&self, body: &[u8]) -> Result<Option<Value>, ApiError> {
+        let users = users::parse_new_users(body).map_err(ApiError::BadRequest)?;
+        let mut not_registered: BTreeMap<String, &'static str> = BTreeMap::new();
+
+        let mut seen = HashSet::with_capacity(users.len());
+        let mut first_occurrences: Vec<&NewUser> = Vec::with_capacity(users.len());
+        for user in &users {
+            if seen.insert(&user.user_id) {
+                first_occurrences.push(user);
+            } else {
+                not_registered.insert(user.user_id.to_string(), REASON_REPEATED);
+            }
+        }
+
+        let ids: Vec<&UserId> = first_occurrences.iter().map(|u| &u.user_id).collect();
+        let existing: HashSet<String> = self.store.existing_user_ids(&ids).await?.into_iter().collect();
+        let new_users: Vec<&NewUser> = first_occurrences
+            .into_iter()
+            .filter(|user| !existing.contains(user.user_id.as_str()))
+            .collect();
+        for id in existing {
+            not_registered.insert(id, REASON_EXISTS);
+        }
+
+        if !new_users.is_empty() {
+            let new_ids: Vec<&UserId> = new_users.iter().map(|u| &u.user_id).collect();
+            let accounts = self.im.create_accounts(&new_ids).await?;
+            let to_write: Vec<(&NewUser, _)> = new_users.into_iter().zip(accounts).collect();
+            for (id, reason) in self.store.insert_users(&to_write).await {
+                not_registered.insert(id.to_string(), reason);
+            }
+        }
+
+        if not_registered.is_empty() {
+            Ok(None)
+        } else {
+            Ok(Some(serde_json::to_value(not_registered).map_err(serialization)?))
+        }
+    }
+
+    async fn update(&self, user_id: &UserId, body: &[u8]) -> Result<Option<Value>, ApiError> {
+        let changes = users::parse_user_changes(body, user_id).map_err(ApiError::BadRequest)?;
+        self.store.update_user(user_id, &changes).await?;
+        Ok(None)
+    }
+
+    async fn single(
+        &self,
+        user_id: &UserId,
+        view: impl Fn(&users::User) -> serde_json::Result<Value>,
+    ) -> Result<Option<Value>, ApiError> {
+        let user = self.store.get_user(user_id).await?.ok_or(ApiError::UserNotFound)?;
+        Ok(Some(view(&user).map_err(serialization)?))
+    }
+
+    /// Batch info/profile: request order, repeats collapsed, unknown ids left
+    /// out.
+    async fn batch(
+        &self,
+        query: Option<&str>,
+        body: &[u8],
+        view: impl Fn(&users::User) -> serde_json::Result<Value>,
+    ) -> Result<Option<Value>, ApiError> {
+        let ids = users::parse_user_ids(query, body).map_err(ApiError::BadRequest)?;
+        let id_refs: Vec<&UserId> = ids.iter().collect();
+        let found = self.store.get_users(&id_refs).await?;
+        let data = ids
+            .iter()
+            .filter_map(|id| found.get(id.as_str()))
+            .map(&view)
+            .collect::<serde_json::Result<Vec<Value>>>()
+            .map_err(serialization)?;
+        Ok(Some(Value::Array(data)))
+    }
+}
+
+/// `/prod/server/user` without `/prod` → `/server/user`; only whole
+/// segments are stripped.
+fn strip_segment_prefix<'a>(path: &'a str, prefix: &str) -> &'a str {
+    match path.strip_prefix(prefix) {
+        Some(rest) if rest.starts_with('/') => rest,
+        _ => path,
+    }
+}
+
+/// The API Gateway request id, else the Lambda request id.
+fn request_id(request: &Request) -> String {
+    let gateway_id = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => context.request_id.clone(),
+        Some(RequestContext::ApiGatewayV1(context)) => context.request_id.clone(),
+        _ => None,
+    };
+    gateway_id
+        .filter(|id| !id.is_empty())
+        .or_else(|| request.lambda_context_ref().map(|context| context.request_id.clone()))
+        .unwrap_or_default()
+}
+
+/// The API Gateway stage when it is a named one (`$default` adds nothing to
+/// the path).
+fn stage(request: &Request) -> Option<String> {
+    let stage = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => context.stage.clone(),
+        Some(RequestContext::ApiGatewayV1(context)) => context.stage.clone(),
+        _ => None,
+    };
+    stage.filter(|s| !s.is_empty() && s != "$default")
+}
+
+fn serialization(error: serde_json::Error) -> ApiError {
+    tracing::error!(error = %error, "could not serialize a reply");
+    ApiError::Internal
+}
+
+fn envelope(request_id: &str, result: Result<Option<Value>, ApiError>) -> Response<Body> {
+    let (status, code, message, data, allow) = match result {
+        Ok(data) => (StatusCode::OK, 0, "success".to_owned(), data, None),
+        Err(error) => {
+            let allow = match error {
+                ApiError::MethodNotAllowed(allow) => Some(allow),
+                _ => None,
+            };
+            (error.status(), error.code(), error.message().into_owned(), None, allow)
+        }
+    };
+    let mut body = json!({ "request_id": request_id, "code": code, "message": message });
+    if let Some(data) = data {
+        body["data"] = data;
+    }
+    let mut response = Response::new(Body::Text(body.to_string()));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    if let Ok(value) = HeaderValue::from_str(request_id) {
+        headers.insert("x-reqid", value);
+    }
+    if let Some(allow) = allow {
+        headers.insert(header::ALLOW, HeaderValue::from_static(allow));
+    }
+    response
+}

@@ -1,0 +1,22 @@
+//! Lambda entry point: read the configuration, build the DynamoDB client
+//! once for the life of the instance, then serve every request.
+
+use lambda_http::{service_fn, Error};
+use qnlive_user_api::{dynamodb_client, App, Config};
+use std::convert::Infallible;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    lambda_http::tracing::init_default_subscriber();
+
+    let config = Config::from_env().inspect_err(|e| tracing::error!("configuration error: {e}"))?;
+    let client = dynamodb_client().await;
+    // The app lives as long as the process; leaking it gives the handler a
+    // `'static` borrow without reference counting on every request.
+    let app: &'static App = Box::leak(Box::new(App::new(config, client)));
+
+    lambda_http::run(service_fn(move |request| async move {
+        Ok::<_, Infallible>(app.handle(request).await)
+    }))
+    .await
+}
