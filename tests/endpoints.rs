@@ -50,9 +50,12 @@ async fn update_changes_only_what_is_given_and_merges_extends() {
         .assert_ok();
     let before = app.profile("u").await;
 
-    app.send(TestRequest::put("/server/user/u", &json!({"nick": "new", "avatar": "", "extends": {"k2": "w2", "k3": "v3"}})))
-        .await
-        .assert_ok();
+    app.send(TestRequest::put(
+        "/server/user/u",
+        &json!({"nick": "new", "avatar": "", "extends": {"k2": "w2", "k3": "v3"}}),
+    ))
+    .await
+    .assert_ok();
 
     let after = app.profile("u").await;
     let data = after.data();
@@ -69,7 +72,9 @@ async fn update_with_an_empty_object_keeps_the_user_as_it_was() {
     let app = spawn_app().await;
     app.register(json!({"user_id": "u", "nick": "n"})).await.assert_ok();
     let before = app.profile("u").await;
-    app.send(TestRequest::put("/server/user/u", &json!({}))).await.assert_ok();
+    app.send(TestRequest::put("/server/user/u", &json!({})))
+        .await
+        .assert_ok();
     assert_eq!(app.profile("u").await.data(), before.data());
 }
 
@@ -79,7 +84,10 @@ async fn batch_register_registers_every_user() {
     let users = json!([{"user_id": "a", "nick": "A"}, {"user_id": "b", "extends": {"x": "1"}}]);
     let response = app.send(TestRequest::post("/server/user/register/batch", &users)).await;
     response.assert_ok();
-    assert!(response.body.get("data").is_none(), "no data when every user was registered");
+    assert!(
+        response.body.get("data").is_none(),
+        "no data when every user was registered"
+    );
     assert_eq!(app.stored_user_ids().await, ["a", "b"]);
     assert_eq!(app.info("b").await.data()["extends"], json!({"x": "1"}));
 }
@@ -88,15 +96,30 @@ async fn batch_register_registers_every_user() {
 async fn batch_info_and_profiles_return_the_users_in_request_order() {
     let app = spawn_app().await;
     for id in ["a", "b", "c"] {
-        app.register(json!({"user_id": id, "nick": id.to_uppercase()})).await.assert_ok();
+        app.register(json!({"user_id": id, "nick": id.to_uppercase()}))
+            .await
+            .assert_ok();
     }
-    let infos = app.send(TestRequest::get("/server/user/infos").query("user_ids=c&user_ids=a")).await;
+    let infos = app
+        .send(TestRequest::get("/server/user/infos").query("user_ids=c&user_ids=a"))
+        .await;
     infos.assert_ok();
-    let ids: Vec<&str> = infos.data().as_array().unwrap().iter().map(|u| u["user_id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> = infos
+        .data()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["user_id"].as_str().unwrap())
+        .collect();
     assert_eq!(ids, ["c", "a"]);
-    assert!(infos.data()[0].get("im_password").is_none(), "infos never show the IM password");
+    assert!(
+        infos.data()[0].get("im_password").is_none(),
+        "infos never show the IM password"
+    );
 
-    let profiles = app.send(TestRequest::get("/server/user/profiles").query("user_ids=b")).await;
+    let profiles = app
+        .send(TestRequest::get("/server/user/profiles").query("user_ids=b"))
+        .await;
     profiles.assert_ok();
     assert_eq!(profiles.data()[0]["user_id"], "b");
     assert_eq!(profiles.data()[0]["im_username"], "qlb");
@@ -112,7 +135,13 @@ async fn profiles_also_take_a_json_array_body_as_the_document_shows() {
         .send(TestRequest::new("GET", "/server/user/profiles").json(&json!(["user_2", "user_1"])))
         .await;
     response.assert_ok();
-    let ids: Vec<&str> = response.data().as_array().unwrap().iter().map(|u| u["user_id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> = response
+        .data()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["user_id"].as_str().unwrap())
+        .collect();
     assert_eq!(ids, ["user_2", "user_1"]);
 }
 
@@ -122,9 +151,12 @@ async fn a_user_id_with_reserved_characters_works_through_its_percent_encoded_pa
     let id = "a/b c?d#用";
     app.register(json!({"user_id": id})).await.assert_ok();
     assert_eq!(app.info(id).await.data()["user_id"], id);
-    app.send(TestRequest::put(&format!("/server/user/{}", common::encode(id)), &json!({"nick": "n"})))
-        .await
-        .assert_ok();
+    app.send(TestRequest::put(
+        &format!("/server/user/{}", common::encode(id)),
+        &json!({"nick": "n"}),
+    ))
+    .await
+    .assert_ok();
     assert_eq!(app.profile(id).await.data()["nick"], "n");
 }
 

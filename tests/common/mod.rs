@@ -97,6 +97,8 @@ pub struct TestRequest {
     pub body: Vec<u8>,
     pub stage: Option<String>,
     pub signing: Signing,
+    /// Send header names as given instead of lower-cased like API Gateway.
+    pub keep_header_case: bool,
 }
 
 impl TestRequest {
@@ -112,6 +114,7 @@ impl TestRequest {
                 ak: AK.into(),
                 sk: SK.into(),
             },
+            keep_header_case: false,
         }
     }
 
@@ -177,12 +180,17 @@ impl TestRequest {
     }
 
     /// The API Gateway HTTP API (payload 2.0) event for this request. API
-    /// Gateway lower-cases header names and joins repeated ones with commas.
+    /// Gateway lower-cases header names (unless `keep_header_case`) and joins
+    /// repeated ones with commas.
     pub fn event(&self) -> Value {
         let mut headers: Vec<(String, String)> = Vec::new();
         for (name, value) in self.final_headers() {
-            let name = name.to_ascii_lowercase();
-            match headers.iter_mut().find(|(n, _)| *n == name) {
+            let name = if self.keep_header_case {
+                name
+            } else {
+                name.to_ascii_lowercase()
+            };
+            match headers.iter_mut().find(|(n, _)| n.eq_ignore_ascii_case(&name)) {
                 Some((_, existing)) => {
                     existing.push(',');
                     existing.push_str(&value);
@@ -190,8 +198,7 @@ impl TestRequest {
                 None => headers.push((name, value)),
             }
         }
-        let headers: serde_json::Map<String, Value> =
-            headers.into_iter().map(|(k, v)| (k, Value::String(v))).collect();
+        let headers: serde_json::Map<String, Value> = headers.into_iter().map(|(k, v)| (k, Value::String(v))).collect();
         let (body, is_base64) = match std::str::from_utf8(&self.body) {
             Ok(text) => (text.to_owned(), false),
             Err(_) => (base64::engine::general_purpose::STANDARD.encode(&self.body), true),
@@ -265,7 +272,10 @@ pub fn independent_sign(
                 .map(|part| {
                     let lower = part.to_ascii_lowercase();
                     let mut chars = lower.chars();
-                    chars.next().map(|c| c.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
+                    chars
+                        .next()
+                        .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
+                        .unwrap_or_default()
                 })
                 .collect::<Vec<_>>()
                 .join("-");
@@ -324,6 +334,17 @@ impl TestResponse {
 }
 
 impl TestApp {
+    /// A second app on the same table and keys, like another Lambda
+    /// instance of the same function.
+    pub async fn another_instance(&self) -> TestApp {
+        let keys = format!("{AK}:{SK}");
+        TestApp {
+            app: App::new(config(&self.table, &[("QINIU_KEYS", &keys)]), client().await),
+            store: self.store.clone(),
+            table: self.table.clone(),
+        }
+    }
+
     pub async fn send(&self, request: TestRequest) -> TestResponse {
         self.send_event(&request.event()).await
     }
@@ -343,7 +364,10 @@ impl TestApp {
         let request_id = body["request_id"].as_str().expect("request_id in the envelope");
         assert!(!request_id.is_empty());
         assert_eq!(headers["x-reqid"], request_id, "X-Reqid matches the envelope");
-        assert_eq!(body["request_id"], event["requestContext"]["requestId"], "the API Gateway request id");
+        assert_eq!(
+            body["request_id"], event["requestContext"]["requestId"],
+            "the API Gateway request id"
+        );
         assert!(body["code"].is_i64() && body["message"].is_string(), "{body:#}");
         TestResponse { status, headers, body }
     }
