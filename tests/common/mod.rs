@@ -303,6 +303,8 @@ pub struct TestResponse {
     pub status: u16,
     pub headers: lambda_http::http::HeaderMap,
     pub body: Value,
+    /// The body exactly as sent.
+    pub raw: String,
 }
 
 impl TestResponse {
@@ -356,10 +358,11 @@ impl TestApp {
         let response = self.app.handle(request).await;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
-        let body: Value = match response.body() {
-            lambda_http::Body::Text(text) => serde_json::from_str(text).expect("a JSON body"),
+        let raw = match response.body() {
+            lambda_http::Body::Text(text) => text.clone(),
             other => panic!("expected a text body, got {other:?}"),
         };
+        let body: Value = serde_json::from_str(&raw).expect("a JSON body");
         assert_eq!(headers["content-type"], "application/json");
         let request_id = body["request_id"].as_str().expect("request_id in the envelope");
         assert!(!request_id.is_empty());
@@ -369,7 +372,12 @@ impl TestApp {
             "the API Gateway request id"
         );
         assert!(body["code"].is_i64() && body["message"].is_string(), "{body:#}");
-        TestResponse { status, headers, body }
+        TestResponse {
+            status,
+            headers,
+            body,
+            raw,
+        }
     }
 
     pub async fn register(&self, user: Value) -> TestResponse {

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The run command (README): installs what is missing, starts DynamoDB Local
+# (in memory), creates the users table, and serves the API at
+# http://127.0.0.1:9000 through `cargo lambda watch`, signed with the
+# development key pair from scripts/lib.sh. Ctrl-C stops everything.
+#
+# Environment: PORT (default 9000), DYNAMODB_PORT (default 8000),
+# USERS_TABLE (default qnlive-users), QINIU_KEYS (default the development
+# pair), and any variable from the README's configuration table.
+
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$PROJECT_DIR"
+
+PORT="${PORT:-9000}"
+DYNAMODB_PORT="${DYNAMODB_PORT:-8000}"
+export USERS_TABLE="${USERS_TABLE:-qnlive-users}"
+export QINIU_KEYS="${QINIU_KEYS:-$DEV_ACCESS_KEY:$DEV_SECRET_KEY}"
+
+ensure_tools
+WATCH_PID=""
+cleanup() {
+    [ -z "$WATCH_PID" ] || { kill "$WATCH_PID" 2>/dev/null; wait "$WATCH_PID" 2>/dev/null || true; }
+    stop_dynamodb
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+start_dynamodb "$DYNAMODB_PORT"
+cargo run --locked --quiet --example create_table
+
+log "serving http://127.0.0.1:$PORT/server/user (AK $DEV_ACCESS_KEY, SK $DEV_SECRET_KEY); Ctrl-C stops"
+log "try: $QNLIVE_PYTHON scripts/qiniu_request.py POST http://127.0.0.1:$PORT/server/user/register '{\"user_id\":\"user-1\"}'"
+# In the background so that Ctrl-C or a TERM reaches the trap at once.
+cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$PORT" &
+WATCH_PID=$!
+wait "$WATCH_PID"
