@@ -204,9 +204,13 @@ impl App {
         if !new_users.is_empty() {
             let new_ids: Vec<&UserId> = new_users.iter().map(|u| &u.user_id).collect();
             let accounts = self.im.create_accounts(&new_ids).await?;
+            if accounts.len() != new_ids.len() {
+                tracing::error!(wanted = new_ids.len(), got = accounts.len(), "the IM provider skipped users");
+                return Err(ApiError::Internal);
+            }
             let to_write: Vec<(&NewUser, _)> = new_users.into_iter().zip(accounts).collect();
             for (id, reason) in self.store.insert_users(&to_write).await {
-                not_registered.insert(id.to_string(), reason);
+                not_registered.insert(id, reason);
             }
         }
 

@@ -122,30 +122,31 @@ impl Store {
     }
 
     /// Writes users that were checked to be new, 25 per `BatchWriteItem`,
-    /// all calls at once, retrying `UnprocessedItems`. Returns the users that
-    /// could not be written, each with its reason: none is dropped silently.
-    pub async fn insert_users(&self, users: &[(&NewUser, ImAccount)]) -> Vec<(UserId, &'static str)> {
+    /// all calls at once, retrying `UnprocessedItems`. Returns the ids of the
+    /// users that could not be written, each with its reason: none is
+    /// dropped silently.
+    pub async fn insert_users(&self, users: &[(&NewUser, ImAccount)]) -> Vec<(String, &'static str)> {
         let now = now_millis();
-        let chunks = users.chunks(BATCH_WRITE_MAX_ITEMS).map(|chunk| {
-            let requests: Vec<WriteRequest> = chunk
-                .iter()
-                .filter_map(|(user, im)| {
-                    let put = PutRequest::builder()
-                        .set_item(Some(user_item(user, im, now)))
-                        .build()
-                        .ok()?;
-                    Some(WriteRequest::builder().put_request(put).build())
-                })
-                .collect();
-            self.write_chunk(requests)
-        });
-        let unwritten: Vec<Item> = join_all(chunks).await.into_iter().flatten().collect();
+        let mut unwritten = Vec::new();
+        let mut chunks = Vec::new();
+        for chunk in users.chunks(BATCH_WRITE_MAX_ITEMS) {
+            let mut requests = Vec::with_capacity(chunk.len());
+            for (user, im) in chunk {
+                match PutRequest::builder().set_item(Some(user_item(user, im, now))).build() {
+                    Ok(put) => requests.push(WriteRequest::builder().put_request(put).build()),
+                    Err(e) => {
+                        tracing::error!(error = %e, "could not build a PutRequest");
+                        unwritten.push((user.user_id.to_string(), REASON_UNAVAILABLE));
+                    }
+                }
+            }
+            chunks.push(self.write_chunk(requests));
+        }
+        for item in join_all(chunks).await.into_iter().flatten() {
+            let user_id = string_attr(&item, USER_ID).unwrap_or_default();
+            unwritten.push((user_id, REASON_UNAVAILABLE));
+        }
         unwritten
-            .iter()
-            .filter_map(|item| string_attr(item, USER_ID))
-            .filter_map(|id| UserId::parse(id, USER_ID).ok())
-            .map(|id| (id, REASON_UNAVAILABLE))
-            .collect()
     }
 
     /// One chunk of a batch write, with its retries. Returns the items that
