@@ -6,7 +6,7 @@ use crate::auth::{self, Rejection, SignedRequest};
 use crate::config::{AuthMode, Config};
 use crate::error::ApiError;
 use crate::im::{ImProvider, LocalImProvider};
-use crate::routes::{route, Route};
+use crate::routes::{path_user_id, route, Route, BASE_PATH};
 use crate::store::Store;
 use crate::users::{self, NewUser, UserId};
 use lambda_http::http::{header, HeaderValue, StatusCode};
@@ -113,9 +113,9 @@ impl App {
         match route {
             Route::Register => self.register(body).await,
             Route::RegisterBatch => self.register_batch(body).await,
-            Route::Update(user_id) => self.update(&user_id, body).await,
-            Route::Info(user_id) => self.single(&user_id, View::Info).await,
-            Route::Profile(user_id) => self.single(&user_id, View::Profile).await,
+            Route::Update(segment) => self.update(&path_user_id(segment)?, body).await,
+            Route::Info(segment) => self.single(&path_user_id(segment)?, View::Info).await,
+            Route::Profile(segment) => self.single(&path_user_id(segment)?, View::Profile).await,
             Route::Infos => self.batch(query, body, View::Info).await,
             Route::Profiles => self.batch(query, body, View::Profile).await,
         }
@@ -128,9 +128,13 @@ impl App {
             Some(stage) => strip_segment_prefix(raw_path, &format!("/{stage}")),
             None => raw_path,
         };
+        // API Gateway normally strips the mapping key already; strip it
+        // only where it is still there, never from the API's own paths.
         match &self.config.path_prefix {
-            Some(prefix) => strip_segment_prefix(without_stage, prefix).to_owned(),
-            None => without_stage.to_owned(),
+            Some(prefix) if !without_stage.starts_with(BASE_PATH) => {
+                strip_segment_prefix(without_stage, prefix).to_owned()
+            }
+            _ => without_stage.to_owned(),
         }
     }
 
@@ -205,11 +209,15 @@ impl App {
             let new_ids: Vec<&UserId> = new_users.iter().map(|u| &u.user_id).collect();
             let accounts = self.im.create_accounts(&new_ids).await?;
             if accounts.len() != new_ids.len() {
-                tracing::error!(wanted = new_ids.len(), got = accounts.len(), "the IM provider skipped users");
+                tracing::error!(
+                    wanted = new_ids.len(),
+                    got = accounts.len(),
+                    "the IM provider skipped users"
+                );
                 return Err(ApiError::Internal);
             }
             let to_write: Vec<(&NewUser, _)> = new_users.into_iter().zip(accounts).collect();
-            for (id, reason) in self.store.insert_users(&to_write).await {
+            for (id, reason) in self.store.insert_users(&to_write).await? {
                 not_registered.insert(id, reason);
             }
         }

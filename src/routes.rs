@@ -10,18 +10,22 @@ use percent_encoding::percent_decode_str;
 
 pub const BASE_PATH: &str = "/server/user";
 
+/// An endpoint. `{user_id}` segments are kept as sent (still
+/// percent-encoded): they are decoded and validated by
+/// [`path_user_id`] only after authentication, so that an unauthenticated
+/// caller always gets 401, whatever the path holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Route {
+pub enum Route<'a> {
     Register,
     RegisterBatch,
-    Update(UserId),
-    Info(UserId),
+    Update(&'a str),
+    Info(&'a str),
     Infos,
-    Profile(UserId),
+    Profile(&'a str),
     Profiles,
 }
 
-impl Route {
+impl Route<'_> {
     /// A short name for logs (never the user id).
     pub fn name(&self) -> &'static str {
         match self {
@@ -42,7 +46,7 @@ impl Route {
 ///
 /// `PUT /server/user/{user_id}` takes any single segment, as the original
 /// router did: `PUT /server/user/infos` updates the user called `infos`.
-pub fn route(method: &Method, path: &str) -> Result<Route, ApiError> {
+pub fn route<'a>(method: &Method, path: &'a str) -> Result<Route<'a>, ApiError> {
     let rest = path
         .strip_prefix(BASE_PATH)
         .and_then(|rest| rest.strip_prefix('/'))
@@ -52,13 +56,13 @@ pub fn route(method: &Method, path: &str) -> Result<Route, ApiError> {
     match segments.as_slice() {
         ["register", "batch"] if is(Method::POST) => Ok(Route::RegisterBatch),
         ["register", "batch"] => Err(ApiError::MethodNotAllowed("POST")),
-        ["info", id] if is(Method::GET) => Ok(Route::Info(path_user_id(id)?)),
-        ["profile", id] if is(Method::GET) => Ok(Route::Profile(path_user_id(id)?)),
+        ["info", id] if is(Method::GET) => Ok(Route::Info(id)),
+        ["profile", id] if is(Method::GET) => Ok(Route::Profile(id)),
         ["info" | "profile", _] => Err(ApiError::MethodNotAllowed("GET")),
         ["register"] if is(Method::POST) => Ok(Route::Register),
         ["infos"] if is(Method::GET) => Ok(Route::Infos),
         ["profiles"] if is(Method::GET) => Ok(Route::Profiles),
-        [id] if is(Method::PUT) => Ok(Route::Update(path_user_id(id)?)),
+        [id] if is(Method::PUT) => Ok(Route::Update(id)),
         ["register"] => Err(ApiError::MethodNotAllowed("POST, PUT")),
         ["infos" | "profiles"] => Err(ApiError::MethodNotAllowed("GET, PUT")),
         [_] => Err(ApiError::MethodNotAllowed("PUT")),
@@ -67,7 +71,7 @@ pub fn route(method: &Method, path: &str) -> Result<Route, ApiError> {
 }
 
 /// A `{user_id}` path segment, percent-decoded and validated.
-fn path_user_id(segment: &str) -> Result<UserId, ApiError> {
+pub fn path_user_id(segment: &str) -> Result<UserId, ApiError> {
     let decoded = percent_decode_str(segment)
         .decode_utf8()
         .map_err(|_| ApiError::bad_request("user_id: the path segment is not valid UTF-8 once percent-decoded"))?;
@@ -89,41 +93,27 @@ mod tests {
             route(&Method::POST, "/server/user/register/batch").unwrap(),
             Route::RegisterBatch
         );
-        assert_eq!(route(&Method::PUT, "/server/user/u1").unwrap(), Route::Update(id("u1")));
-        assert_eq!(
-            route(&Method::GET, "/server/user/info/u1").unwrap(),
-            Route::Info(id("u1"))
-        );
+        assert_eq!(route(&Method::PUT, "/server/user/u1").unwrap(), Route::Update("u1"));
+        assert_eq!(route(&Method::GET, "/server/user/info/u1").unwrap(), Route::Info("u1"));
         assert_eq!(route(&Method::GET, "/server/user/infos").unwrap(), Route::Infos);
         assert_eq!(
             route(&Method::GET, "/server/user/profile/u1").unwrap(),
-            Route::Profile(id("u1"))
+            Route::Profile("u1")
         );
         assert_eq!(route(&Method::GET, "/server/user/profiles").unwrap(), Route::Profiles);
     }
 
     #[test]
-    fn path_user_ids_are_percent_decoded() {
+    fn path_user_ids_are_kept_raw_then_percent_decoded_and_validated() {
         assert_eq!(
             route(&Method::GET, "/server/user/info/a%2Fb%20c").unwrap(),
-            Route::Info(id("a/b c"))
+            Route::Info("a%2Fb%20c")
         );
-        assert_eq!(
-            route(&Method::PUT, "/server/user/%E7%94%A8").unwrap(),
-            Route::Update(id("用"))
-        );
-        assert!(matches!(
-            route(&Method::GET, "/server/user/info/%FF"),
-            Err(ApiError::BadRequest(_))
-        ));
-        assert!(matches!(
-            route(&Method::GET, "/server/user/info/"),
-            Err(ApiError::BadRequest(_))
-        ));
-        assert!(matches!(
-            route(&Method::GET, "/server/user/info/%07"),
-            Err(ApiError::BadRequest(_))
-        ));
+        assert_eq!(path_user_id("a%2Fb%20c").unwrap(), id("a/b c"));
+        assert_eq!(path_user_id("%E7%94%A8").unwrap(), id("用"));
+        for bad in ["%FF", "", "%07"] {
+            assert!(matches!(path_user_id(bad), Err(ApiError::BadRequest(_))), "{bad}");
+        }
     }
 
     #[test]

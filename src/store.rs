@@ -125,7 +125,7 @@ impl Store {
     /// all calls at once, retrying `UnprocessedItems`. Returns the ids of the
     /// users that could not be written, each with its reason: none is
     /// dropped silently.
-    pub async fn insert_users(&self, users: &[(&NewUser, ImAccount)]) -> Vec<(String, &'static str)> {
+    pub async fn insert_users(&self, users: &[(&NewUser, ImAccount)]) -> Result<Vec<(String, &'static str)>, ApiError> {
         let now = now_millis();
         let mut unwritten = Vec::new();
         let mut chunks = Vec::new();
@@ -142,16 +142,20 @@ impl Store {
             }
             chunks.push(self.write_chunk(requests));
         }
-        for item in join_all(chunks).await.into_iter().flatten() {
-            let user_id = string_attr(&item, USER_ID).unwrap_or_default();
-            unwritten.push((user_id, REASON_UNAVAILABLE));
+        for chunk in join_all(chunks).await {
+            for item in chunk? {
+                let user_id = string_attr(&item, USER_ID).unwrap_or_default();
+                unwritten.push((user_id, REASON_UNAVAILABLE));
+            }
         }
-        unwritten
+        Ok(unwritten)
     }
 
     /// One chunk of a batch write, with its retries. Returns the items that
-    /// were not written.
-    async fn write_chunk(&self, mut pending: Vec<WriteRequest>) -> Vec<Item> {
+    /// were not written because DynamoDB stayed busy or unavailable; an
+    /// error that retrying cannot cure (a missing table, denied access) is
+    /// an `Internal` error for the whole request.
+    async fn write_chunk(&self, mut pending: Vec<WriteRequest>) -> Result<Vec<Item>, ApiError> {
         for attempt in 0..BATCH_ATTEMPTS {
             if attempt > 0 {
                 backoff(attempt).await;
@@ -169,21 +173,21 @@ impl Store {
                         .and_then(|mut tables| tables.remove(&self.table))
                         .unwrap_or_default();
                     if pending.is_empty() {
-                        return Vec::new();
+                        return Ok(Vec::new());
                     }
                 }
                 // The SDK has already retried what it can; report the rest.
-                Err(e) => {
-                    classify("BatchWriteItem", e);
-                    break;
-                }
+                Err(e) => match classify("BatchWriteItem", e) {
+                    ApiError::DatabaseUnavailable => break,
+                    other => return Err(other),
+                },
             }
         }
         tracing::warn!(unwritten = pending.len(), "batch write gave up on some users");
-        pending
+        Ok(pending
             .into_iter()
             .filter_map(|request| request.put_request.map(|put| put.item))
-            .collect()
+            .collect())
     }
 
     /// Which of `ids` are already stored (one strongly consistent batch read).
@@ -318,15 +322,9 @@ impl Store {
             }
             // Merging keys into `extends` can grow an item past DynamoDB's
             // 400 KB; that is the client's request, not our failure.
-            Err(e)
-                if e.as_service_error()
-                    .and_then(|e| e.message())
-                    .is_some_and(|m| m.contains("size")) =>
-            {
-                Err(ApiError::bad_request(
-                    "extends: the user record would exceed DynamoDB's item size limit",
-                ))
-            }
+            Err(e) if is_item_too_large(&e) => Err(ApiError::bad_request(
+                "extends: the user record would exceed DynamoDB's item size limit",
+            )),
             Err(e) => Err(classify("UpdateItem", e)),
         }
     }
@@ -406,6 +404,14 @@ fn user_from_item(item: &Item) -> Result<User, ApiError> {
             im_username: string_attr(item, IM_USERNAME).unwrap_or_default(),
             im_password: string_attr(item, IM_PASSWORD).unwrap_or_default(),
         },
+    })
+}
+
+/// DynamoDB's answer to an item over 400 KB: a `ValidationException` whose
+/// message starts "Item size has exceeded the maximum allowed size".
+fn is_item_too_large<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> bool {
+    error.as_service_error().is_some_and(|e| {
+        e.code() == Some("ValidationException") && e.message().is_some_and(|m| m.contains("Item size"))
     })
 }
 

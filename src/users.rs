@@ -19,13 +19,19 @@ pub const MAX_USERS_PER_BATCH: usize = 200;
 pub const MAX_IDS_PER_BATCH_GET: usize = 200;
 
 /// A client's user id: 1..=64 characters, none of them a control character.
+/// Other text fields only have length limits, as in the contract: clients of
+/// the original service may store any text in them.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct UserId(String);
 
 impl UserId {
     /// `field` names the value in the error (`user_id`, `user_ids[2]`, ...).
     pub fn parse(value: String, field: &str) -> Result<Self, String> {
-        check_text(&value, field, 1, MAX_USER_ID_CHARS)?;
+        check_length(&value, field, 1, MAX_USER_ID_CHARS)?;
+        // Ids end up in keys, paths, IM usernames and logs.
+        if value.chars().any(char::is_control) {
+            return Err(format!("{field}: must not contain control characters"));
+        }
         Ok(UserId(value))
     }
 
@@ -158,10 +164,10 @@ pub fn parse_user_changes(body: &[u8], path_user_id: &UserId) -> Result<UserChan
     let nick = optional_string(object, "nick", "")?.filter(|s| !s.is_empty());
     let avatar = optional_string(object, "avatar", "")?.filter(|s| !s.is_empty());
     if let Some(nick) = &nick {
-        check_text(nick, "nick", 0, MAX_NICK_CHARS)?;
+        check_length(nick, "nick", 0, MAX_NICK_CHARS)?;
     }
     if let Some(avatar) = &avatar {
-        check_text(avatar, "avatar", 0, MAX_AVATAR_CHARS)?;
+        check_length(avatar, "avatar", 0, MAX_AVATAR_CHARS)?;
     }
     let extends = extends_from(object, "")?;
     Ok(UserChanges { nick, avatar, extends })
@@ -245,9 +251,9 @@ fn new_user_from(value: &Value, at: &str) -> Result<NewUser, String> {
     let user_id = optional_string(object, "user_id", at)?.ok_or_else(|| format!("{at}user_id: required"))?;
     let user_id = UserId::parse(user_id, &format!("{at}user_id"))?;
     let nick = optional_string(object, "nick", at)?.unwrap_or_default();
-    check_text(&nick, &format!("{at}nick"), 0, MAX_NICK_CHARS)?;
+    check_length(&nick, &format!("{at}nick"), 0, MAX_NICK_CHARS)?;
     let avatar = optional_string(object, "avatar", at)?.unwrap_or_default();
-    check_text(&avatar, &format!("{at}avatar"), 0, MAX_AVATAR_CHARS)?;
+    check_length(&avatar, &format!("{at}avatar"), 0, MAX_AVATAR_CHARS)?;
     let extends = extends_from(object, at)?;
     Ok(NewUser {
         user_id,
@@ -281,35 +287,24 @@ fn extends_from(object: &Map<String, Value>, at: &str) -> Result<Extends, String
     entries
         .iter()
         .map(|(key, value)| {
-            check_text(key, &format!("{at}extends key {key:?}"), 1, MAX_EXTENDS_KEY_CHARS)?;
+            check_length(key, &format!("{at}extends key {key:?}"), 1, MAX_EXTENDS_KEY_CHARS)?;
             let Value::String(value) = value else {
                 return Err(format!("{at}extends.{key}: must be a string"));
             };
-            // Values are free text (they may hold serialized data), so only
-            // their length is limited.
-            let chars = value.chars().count();
-            if chars > MAX_EXTENDS_VALUE_CHARS {
-                return Err(format!(
-                    "{at}extends.{key}: at most {MAX_EXTENDS_VALUE_CHARS} characters, got {chars}"
-                ));
-            }
+            check_length(value, &format!("{at}extends.{key}"), 0, MAX_EXTENDS_VALUE_CHARS)?;
             Ok((key.clone(), value.clone()))
         })
         .collect()
 }
 
-/// Length in characters within `min..=max`, and no control characters
-/// (they break logs, terminals and IM clients downstream).
-fn check_text(value: &str, field: &str, min: usize, max: usize) -> Result<(), String> {
+/// Length in characters (not bytes) within `min..=max`.
+fn check_length(value: &str, field: &str, min: usize, max: usize) -> Result<(), String> {
     let chars = value.chars().count();
     if chars < min {
         return Err(format!("{field}: must not be empty"));
     }
     if chars > max {
         return Err(format!("{field}: at most {max} characters, got {chars}"));
-    }
-    if value.chars().any(char::is_control) {
-        return Err(format!("{field}: must not contain control characters"));
     }
     Ok(())
 }

@@ -98,7 +98,7 @@ async fn limits_are_inclusive() {
 }
 
 #[tokio::test]
-async fn control_characters_are_400() {
+async fn control_characters_in_a_user_id_are_400() {
     rejected_everywhere(
         json!({"user_id": "a\u{0}b"}),
         "user_id: must not contain control characters",
@@ -110,11 +110,23 @@ async fn control_characters_are_400() {
     )
     .await;
     rejected_everywhere(
-        json!({"user_id": "u", "nick": "\u{1b}[31mred"}),
-        "nick: must not contain control",
+        json!({"user_id": "bell\u{7}"}),
+        "user_id: must not contain control characters",
     )
     .await;
-    rejected_everywhere(json!({"user_id": "u", "extends": {"k\u{7f}": "v"}}), "extends key").await;
+}
+
+#[tokio::test]
+async fn other_fields_keep_any_text_as_the_original_did() {
+    let app = spawn_app().await;
+    let user = json!({"user_id": "u", "nick": "tab\there", "avatar": "a\u{1}", "extends": {"multi\nline": "x\u{0}y"}});
+    app.register(user.clone()).await.assert_ok();
+    let info = app.info("u").await;
+    assert_eq!(
+        (&info.data()["nick"], &info.data()["avatar"]),
+        (&user["nick"], &user["avatar"])
+    );
+    assert_eq!(info.data()["extends"], user["extends"]);
 }
 
 #[tokio::test]

@@ -104,12 +104,26 @@ async fn existing_and_repeated_ids_are_reported_and_the_rest_registered() {
 }
 
 #[tokio::test]
-async fn a_batch_of_only_existing_users_writes_nothing_and_reports_each() {
+async fn a_batch_of_only_existing_users_changes_nothing_and_reports_each() {
     let app = spawn_app().await;
     register_batch(&app, &users(ids(0..3))).await.assert_ok();
-    let response = register_batch(&app, &users(ids(0..3))).await;
+    let query = "user_ids=user-000&user_ids=user-001&user_ids=user-002";
+    let before = app.send(TestRequest::get("/server/user/profiles").query(query)).await;
+
+    let again: Value = ids(0..3)
+        .into_iter()
+        .map(|id| json!({"user_id": id, "nick": "changed?"}))
+        .collect();
+    let response = register_batch(&app, &again).await;
     response.assert_ok();
-    assert_eq!(response.data().as_object().unwrap().len(), 3);
+    let expected: serde_json::Map<String, Value> = ids(0..3)
+        .into_iter()
+        .map(|id| (id, json!("user already exists")))
+        .collect();
+    assert_eq!(response.data(), &Value::Object(expected));
+
+    let after = app.send(TestRequest::get("/server/user/profiles").query(query)).await;
+    assert_eq!(after.data(), before.data(), "nick and IM credentials untouched");
 }
 
 #[tokio::test]

@@ -184,7 +184,9 @@ async fn an_unreachable_database_is_503_with_code_602() {
     };
     for request in [
         TestRequest::post("/server/user/register", &json!({"user_id": "u"})),
+        TestRequest::post("/server/user/register/batch", &json!([{"user_id": "u"}])),
         TestRequest::get("/server/user/info/u"),
+        TestRequest::get("/server/user/profiles").query("user_ids=u"),
         TestRequest::get("/server/user/infos").query("user_ids=u"),
         TestRequest::put("/server/user/u", &json!({"nick": "n"})),
     ] {
@@ -241,4 +243,18 @@ async fn a_body_over_1_mib_is_400_and_nothing_is_written() {
     response.assert_error(400, 400);
     assert_eq!(response.message(), "body: larger than 1 MiB");
     assert!(app.stored_user_ids().await.is_empty());
+}
+
+#[tokio::test]
+async fn an_unauthenticated_request_gets_401_whatever_its_path_query_or_body_hold() {
+    let app = spawn_app().await;
+    for request in [
+        TestRequest::get("/server/user/info/%00"),
+        TestRequest::get(&format!("/server/user/profile/{}", "x".repeat(65))),
+        TestRequest::get("/server/user/infos").query("user_ids="),
+        TestRequest::post("/server/user/register", &json!({"user_id": ""})),
+        TestRequest::new("POST", "/server/user/register/batch").raw_body("application/json", b"{"),
+    ] {
+        app.send(request.unsigned()).await.assert_error(401, 401);
+    }
 }
