@@ -9,6 +9,7 @@ pub mod error;
 pub mod im;
 pub mod routes;
 pub mod store;
+pub mod telemetry;
 pub mod users;
 
 pub use app::App;

@@ -2,12 +2,13 @@
 //! once for the life of the instance, then serve every request.
 
 use lambda_http::{service_fn, Error};
+use qnlive_user_api::telemetry::{self, LogSettings};
 use qnlive_user_api::{dynamodb_client, App, Config};
 use std::convert::Infallible;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    lambda_http::tracing::init_default_subscriber();
+    telemetry::init(&LogSettings::from_env(), std::io::stdout);
 
     let config = Config::from_env().inspect_err(|e| tracing::error!("configuration error: {e}"))?;
     let client = dynamodb_client().await;

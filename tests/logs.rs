@@ -1,0 +1,97 @@
+//! Secrets never reach a log: with logging at TRACE (the most an operator
+//! can ask for), a run of good and bad requests logs no SK, no
+//! `Authorization` value and no `im_password`.
+
+mod common;
+
+use common::{spawn_app, TestRequest, AK, SK};
+use qnlive_user_api::telemetry::{self, LogSettings};
+use serde_json::json;
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+/// Collects every log line in memory.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Captured;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+#[tokio::test]
+async fn logs_at_trace_hold_no_secret_key_authorization_or_im_password() {
+    let captured = Captured::default();
+    let settings = LogSettings {
+        json: true,
+        filter: "trace".into(),
+    };
+    assert!(
+        telemetry::init(&settings, captured.clone()),
+        "the only subscriber in this test binary"
+    );
+
+    let app = spawn_app().await;
+    let mut secrets = vec![SK.to_owned()];
+    let requests = vec![
+        TestRequest::post(
+            "/server/user/register",
+            &json!({"user_id": "u1", "extends": {"k": "v"}}),
+        ),
+        TestRequest::post("/server/user/register", &json!({"user_id": "u1"})),
+        TestRequest::post(
+            "/server/user/register/batch",
+            &json!([{"user_id": "u2"}, {"user_id": "u3"}]),
+        ),
+        TestRequest::put("/server/user/u1", &json!({"nick": "n"})),
+        TestRequest::get("/server/user/info/u1"),
+        TestRequest::get("/server/user/profile/u1"),
+        TestRequest::get("/server/user/profiles").query("user_ids=u1&user_ids=u2&user_ids=u3"),
+        TestRequest::get("/server/user/infos").query("user_ids=u2"),
+        TestRequest::get("/server/user/profile/u1").signed_with(AK, "wrong-secret"),
+        TestRequest::get("/server/user/profile/u1").signed_with("unknown-ak", SK),
+        TestRequest::post("/server/user/register", &json!({"user_id": ""})),
+        TestRequest::get("/server/user/nowhere/at/all"),
+    ];
+    for request in requests {
+        for (name, value) in request.final_headers() {
+            if name.eq_ignore_ascii_case("authorization") {
+                secrets.push(value.clone());
+                secrets.push(value.trim_start_matches("Qiniu ").split(':').nth(1).unwrap().to_owned());
+            }
+        }
+        let response = app.send(request).await;
+        for user in response
+            .data()
+            .as_array()
+            .cloned()
+            .unwrap_or_else(|| vec![response.data().clone()])
+        {
+            if let Some(password) = user.get("im_password").and_then(|p| p.as_str()) {
+                secrets.push(password.to_owned());
+            }
+        }
+    }
+    assert!(secrets.len() > 12, "the run produced passwords and tokens to look for");
+
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("answered"), "the request log was captured");
+    assert!(logs.lines().count() > 12, "{logs}");
+    for secret in &secrets {
+        assert!(!logs.contains(secret.as_str()), "a secret reached the log: {secret}");
+    }
+}
