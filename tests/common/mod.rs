@@ -208,7 +208,7 @@ impl TestRequest {
             Some(stage) => format!("/{stage}{}", self.path),
             None => self.path.clone(),
         };
-        json!({
+        let mut event = json!({
             "version": "2.0",
             "routeKey": "$default",
             "rawPath": raw_path,
@@ -232,9 +232,13 @@ impl TestRequest {
                 "time": "30/Nov/2026:00:00:00 +0000",
                 "timeEpoch": 1_796_000_000_000u64
             },
-            "body": body,
             "isBase64Encoded": is_base64
-        })
+        });
+        // API Gateway leaves `body` out when there is none.
+        if !self.body.is_empty() {
+            event["body"] = Value::String(body);
+        }
+        event
     }
 }
 

@@ -3,8 +3,8 @@ against the function served by `cargo lambda watch`, as a customer's code
 would call it. Every endpoint, checked against the contract's replies.
 
 Usage: qiniu_sdk_client.py BASE_URL
-The key pair comes from QNLIVE_AK / QNLIVE_SK (default: the development pair
-that scripts/run.sh serves with). scripts/test.sh runs this after cargo test.
+The key pair comes from QNLIVE_AK / QNLIVE_SK (scripts/test.sh passes the
+development pair from scripts/dev-keys.env). scripts/test.sh runs this after cargo test.
 """
 
 import json
@@ -18,8 +18,7 @@ from qiniu import QiniuMacAuth
 from qiniu import http as qiniu_http
 
 BASE = sys.argv[1].rstrip("/")
-AK = os.environ.get("QNLIVE_AK", "qnlive-dev-ak")
-SK = os.environ.get("QNLIVE_SK", "qnlive-dev-sk-not-a-secret")
+AK, SK = os.environ["QNLIVE_AK"], os.environ["QNLIVE_SK"]
 AUTH = QiniuMacAuth(AK, SK)  # signs X-Qiniu-Date, the SDK's default
 JSON = {"Content-Type": "application/json"}
 RUN = uuid.uuid4().hex[:8]  # lets the script run twice against one table
