@@ -6,6 +6,7 @@ use crate::auth::{self, Rejection, SignedRequest};
 use crate::config::{AuthMode, Config};
 use crate::error::ApiError;
 use crate::im::{ImProvider, LocalImProvider};
+use crate::lambda::REJECTED_PART_HEADER;
 use crate::routes::{path_user_id, route, Route, BASE_PATH};
 use crate::store::Store;
 use crate::users::{self, NewUser, UserId};
@@ -15,11 +16,22 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 use serde_json::value::{to_raw_value, RawValue};
 use std::collections::{BTreeMap, HashSet};
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tracing::Instrument;
 
 /// The contract's limit on request bodies.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Far above what API Gateway forwards (10 KiB); a bound for other callers.
+pub const MAX_HEADER_BYTES: usize = 16 * 1024;
+
+/// Time kept back from the Lambda deadline to serialize and send the reply.
+pub const REPLY_MARGIN: Duration = Duration::from_millis(500);
+/// The request budget when there is no Lambda deadline (tests, tools): the
+/// template's 10 s timeout minus the margin.
+pub const DEFAULT_BUDGET: Duration = Duration::from_millis(9_500);
+/// Batch writes stop retrying this long before the budget ends, so that the
+/// users still pending are reported in `data` rather than lost in a 503.
+const WRITE_MARGIN: Duration = Duration::from_millis(300);
 
 const REASON_EXISTS: &str = "user already exists";
 const REASON_REPEATED: &str = "repeated in this request: only its first occurrence was registered";
@@ -82,7 +94,14 @@ impl App {
             route = tracing::field::Empty
         );
         async {
-            let result = self.dispatch(&request).await;
+            let budget_end = budget_end(&request, started);
+            let result = match tokio::time::timeout_at(budget_end.into(), self.dispatch(&request, budget_end)).await {
+                Ok(result) => result,
+                Err(_) => {
+                    tracing::warn!("the request ran out of time: DynamoDB is stalled or slow");
+                    Err(ApiError::DatabaseUnavailable)
+                }
+            };
             let code = result.as_ref().map_or_else(ApiError::code, |_| 0);
             let response = envelope(&request_id, result);
             tracing::info!(
@@ -97,7 +116,17 @@ impl App {
         .await
     }
 
-    async fn dispatch(&self, request: &Request) -> Result<Data, ApiError> {
+    async fn dispatch(&self, request: &Request, budget_end: Instant) -> Result<Data, ApiError> {
+        if let Some(part) = request.headers().get(REJECTED_PART_HEADER) {
+            let part = if part == "path" { "path" } else { "query" };
+            return Err(ApiError::bad_request(format!(
+                "{part}: not a valid URL {part}: percent-encode it, and keep the URL under 60 KiB"
+            )));
+        }
+        let header_bytes: usize = request.headers().iter().map(|(k, v)| k.as_str().len() + v.len()).sum();
+        if header_bytes > MAX_HEADER_BYTES {
+            return Err(ApiError::bad_request("headers: larger than 16 KiB"));
+        }
         let stage = stage(request);
         let routing_path = self.routing_path(request.raw_http_path(), stage.as_deref());
         let route = route(request.method(), &routing_path)?;
@@ -112,7 +141,7 @@ impl App {
         let query = request.uri().query();
         match route {
             Route::Register => self.register(body).await,
-            Route::RegisterBatch => self.register_batch(body).await,
+            Route::RegisterBatch => self.register_batch(body, budget_end - WRITE_MARGIN).await,
             Route::Update(segment) => self.update(&path_user_id(segment)?, body).await,
             Route::Info(segment) => self.single(&path_user_id(segment)?, View::Info).await,
             Route::Profile(segment) => self.single(&path_user_id(segment)?, View::Profile).await,
@@ -161,9 +190,11 @@ impl App {
             headers: request.headers(),
             body: request.body(),
         };
-        auth::verify(keys, &signed, SystemTime::now()).map_err(|rejection| match rejection {
-            Rejection::BadToken => ApiError::BadToken,
-            Rejection::Expired => ApiError::RequestExpired,
+        auth::verify(keys, &signed, self.config.require_qiniu_date, SystemTime::now()).map_err(|rejection| {
+            match rejection {
+                Rejection::BadToken => ApiError::BadToken,
+                Rejection::Expired => ApiError::RequestExpired,
+            }
         })
     }
 
@@ -181,7 +212,7 @@ impl App {
 
     /// Registers every new user of the batch. `data` maps each user that was
     /// not (or not only) registered to the reason; it is absent when all were.
-    async fn register_batch(&self, body: &[u8]) -> Result<Data, ApiError> {
+    async fn register_batch(&self, body: &[u8], writes_end: Instant) -> Result<Data, ApiError> {
         let users = users::parse_new_users(body).map_err(ApiError::BadRequest)?;
         let mut not_registered: BTreeMap<String, &'static str> = BTreeMap::new();
 
@@ -217,7 +248,7 @@ impl App {
                 return Err(ApiError::Internal);
             }
             let to_write: Vec<(&NewUser, _)> = new_users.into_iter().zip(accounts).collect();
-            for (id, reason) in self.store.insert_users(&to_write).await? {
+            for (id, reason) in self.store.insert_users(&to_write, writes_end).await? {
                 not_registered.insert(id, reason);
             }
         }
@@ -266,6 +297,28 @@ fn strip_segment_prefix<'a>(path: &'a str, prefix: &str) -> &'a str {
         Some(rest) if rest.starts_with('/') => rest,
         _ => path,
     }
+}
+
+/// When this request must be answered: the Lambda deadline less the time
+/// to reply, or [`DEFAULT_BUDGET`] from `started` outside Lambda.
+fn budget_end(request: &Request, started: Instant) -> Instant {
+    // Lambda sends Unix time in ms; `cargo lambda watch` sends a duration
+    // (600000), which is not a deadline and is ignored.
+    const YEAR_2001_MS: u64 = 978_307_200_000;
+    let lambda_deadline = request
+        .lambda_context_ref()
+        .map(|context| context.deadline)
+        .filter(|deadline| *deadline > YEAR_2001_MS);
+    let remaining = match lambda_deadline {
+        Some(deadline_ms) => {
+            let now_ms = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64);
+            Duration::from_millis(deadline_ms.saturating_sub(now_ms)).saturating_sub(REPLY_MARGIN)
+        }
+        None => DEFAULT_BUDGET,
+    };
+    started + remaining
 }
 
 /// The API Gateway request id, else the Lambda request id.

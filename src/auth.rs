@@ -110,10 +110,16 @@ pub enum Rejection {
 }
 
 /// Checks the `Authorization` header of `request` against `keys`, then the
-/// freshness of a signed `X-Qiniu-Date` if there is one. The date is only
-/// looked at once the signature holds, so that `Expired` tells nothing to a
-/// caller who cannot sign.
-pub fn verify(keys: &KeyRing, request: &SignedRequest<'_>, now: SystemTime) -> Result<(), Rejection> {
+/// freshness of a signed `X-Qiniu-Date` if there is one (or, with
+/// `require_date`, that there is one). The date is only looked at once the
+/// signature holds, so that `Expired` tells nothing to a caller who cannot
+/// sign.
+pub fn verify(
+    keys: &KeyRing,
+    request: &SignedRequest<'_>,
+    require_date: bool,
+    now: SystemTime,
+) -> Result<(), Rejection> {
     let header = request.headers.get("authorization").ok_or(Rejection::BadToken)?;
     let (access_key, signature) = parse_authorization(header.as_bytes()).ok_or(Rejection::BadToken)?;
     let secret = keys.secret_for(access_key).ok_or(Rejection::BadToken)?;
@@ -129,6 +135,7 @@ pub fn verify(keys: &KeyRing, request: &SignedRequest<'_>, now: SystemTime) -> R
     }
 
     match request.headers.get("x-qiniu-date") {
+        None if require_date => Err(Rejection::Expired),
         None => Ok(()),
         Some(date) => {
             let signed_at = parse_qiniu_date(date.as_bytes()).ok_or(Rejection::Expired)?;

@@ -15,6 +15,10 @@ pub struct Config {
     /// A custom domain's API mapping key (e.g. `/users`), which API Gateway
     /// strips before the function sees the path but the client signed.
     pub path_prefix: Option<String>,
+    /// `REQUIRE_QINIU_DATE=true`: refuse signed requests without a signed
+    /// `X-Qiniu-Date`, so that a captured request cannot be replayed after
+    /// 15 minutes. Off by default: older clients do not send the header.
+    pub require_qiniu_date: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -52,11 +56,13 @@ impl Config {
             ConfigError("USERS_TABLE is not set: name the DynamoDB table that holds the users".into())
         })?;
 
-        let auth_disabled = match set("AUTH_DISABLED").map(|v| v.to_ascii_lowercase()).as_deref() {
-            None | Some("false") => false,
-            Some("true") => true,
-            Some(_) => return Err(ConfigError("AUTH_DISABLED must be \"true\" or \"false\"".into())),
+        let flag = |name: &str| match set(name).map(|v| v.to_ascii_lowercase()).as_deref() {
+            None | Some("false") => Ok(false),
+            Some("true") => Ok(true),
+            Some(_) => Err(ConfigError(format!("{name} must be \"true\" or \"false\""))),
         };
+        let auth_disabled = flag("AUTH_DISABLED")?;
+        let require_qiniu_date = flag("REQUIRE_QINIU_DATE")?;
         let keys = KeyRing::parse(&set("QINIU_KEYS").unwrap_or_default())
             .map_err(|why| ConfigError(format!("QINIU_KEYS must look like AK1:SK1,AK2:SK2: {why}")))?;
         let auth = if auth_disabled {
@@ -78,6 +84,7 @@ impl Config {
             auth,
             im_username_prefix,
             path_prefix,
+            require_qiniu_date,
         })
     }
 }
@@ -112,6 +119,17 @@ mod tests {
         let c = config(&[("USERS_TABLE", "t"), ("AUTH_DISABLED", "false"), ("QINIU_KEYS", "a:b")]).unwrap();
         assert!(matches!(c.auth, AuthMode::Keys(_)));
         assert!(config(&[("USERS_TABLE", "t"), ("AUTH_DISABLED", "yes")]).is_err());
+    }
+
+    #[test]
+    fn requiring_x_qiniu_date_is_off_unless_asked_for() {
+        assert!(!config(&[("USERS_TABLE", "t")]).unwrap().require_qiniu_date);
+        assert!(
+            config(&[("USERS_TABLE", "t"), ("REQUIRE_QINIU_DATE", "true")])
+                .unwrap()
+                .require_qiniu_date
+        );
+        assert!(config(&[("USERS_TABLE", "t"), ("REQUIRE_QINIU_DATE", "1")]).is_err());
     }
 
     #[test]

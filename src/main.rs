@@ -1,10 +1,9 @@
 //! Lambda entry point: read the configuration, build the DynamoDB client
 //! once for the life of the instance, then serve every request.
 
-use lambda_http::{service_fn, Error};
+use lambda_http::Error;
 use qnlive_user_api::telemetry::{self, LogSettings};
 use qnlive_user_api::{dynamodb_client, App, Config};
-use std::convert::Infallible;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
@@ -16,8 +15,5 @@ async fn main() -> Result<(), Error> {
     // `'static` borrow without reference counting on every request.
     let app: &'static App = Box::leak(Box::new(App::new(config, client)));
 
-    lambda_http::run(service_fn(move |request| async move {
-        Ok::<_, Infallible>(app.handle(request).await)
-    }))
-    .await
+    qnlive_user_api::lambda::run(app).await
 }

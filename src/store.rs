@@ -19,7 +19,7 @@ use aws_sdk_dynamodb::Client;
 use futures_util::future::join_all;
 use std::collections::HashMap;
 use std::ops::Range;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -125,7 +125,12 @@ impl Store {
     /// all calls at once, retrying `UnprocessedItems`. Returns the ids of the
     /// users that could not be written, each with its reason: none is
     /// dropped silently.
-    pub async fn insert_users(&self, users: &[(&NewUser, ImAccount)]) -> Result<Vec<(String, &'static str)>, ApiError> {
+    /// Retries stop at `writes_end`: whatever is pending then is reported.
+    pub async fn insert_users(
+        &self,
+        users: &[(&NewUser, ImAccount)],
+        writes_end: Instant,
+    ) -> Result<Vec<(String, &'static str)>, ApiError> {
         let now = now_millis();
         let mut unwritten = Vec::new();
         let mut chunks = Vec::new();
@@ -140,7 +145,7 @@ impl Store {
                     }
                 }
             }
-            chunks.push(self.write_chunk(requests));
+            chunks.push(self.write_chunk(requests, writes_end));
         }
         for chunk in join_all(chunks).await {
             for item in chunk? {
@@ -155,17 +160,22 @@ impl Store {
     /// were not written because DynamoDB stayed busy or unavailable; an
     /// error that retrying cannot cure (a missing table, denied access) is
     /// an `Internal` error for the whole request.
-    async fn write_chunk(&self, mut pending: Vec<WriteRequest>) -> Result<Vec<Item>, ApiError> {
+    async fn write_chunk(&self, mut pending: Vec<WriteRequest>, writes_end: Instant) -> Result<Vec<Item>, ApiError> {
         for attempt in 0..BATCH_ATTEMPTS {
-            if attempt > 0 {
-                backoff(attempt).await;
+            if attempt > 0 && !backoff_before(attempt, writes_end).await {
+                break;
             }
-            let result = self
+            let call = self
                 .client
                 .batch_write_item()
                 .request_items(&self.table, pending.clone())
-                .send()
-                .await;
+                .send();
+            // A call cut off here may still have written some items: they
+            // are reported as not written, and a retry by the client finds
+            // them already registered.
+            let Ok(result) = tokio::time::timeout_at(writes_end.into(), call).await else {
+                break;
+            };
             match result {
                 Ok(output) => {
                     pending = output
@@ -434,10 +444,24 @@ fn now_millis() -> i64 {
 }
 
 /// Full-jitter exponential backoff before retry `attempt` (1-based).
-async fn backoff(attempt: u32) {
+fn backoff_delay(attempt: u32) -> Duration {
     let ceiling = BACKOFF_CAP_MS.min(BACKOFF_BASE_MS << attempt.min(16));
     let jitter = getrandom::u64().unwrap_or(ceiling / 2) % (ceiling + 1);
-    tokio::time::sleep(Duration::from_millis(jitter)).await;
+    Duration::from_millis(jitter)
+}
+
+async fn backoff(attempt: u32) {
+    tokio::time::sleep(backoff_delay(attempt)).await;
+}
+
+/// Backs off unless that would reach `end`; false means "stop retrying".
+async fn backoff_before(attempt: u32, end: Instant) -> bool {
+    let delay = backoff_delay(attempt);
+    if Instant::now() + delay >= end {
+        return false;
+    }
+    tokio::time::sleep(delay).await;
+    true
 }
 
 /// Maps an SDK failure to the API's error and logs the detail, which never

@@ -258,3 +258,56 @@ async fn an_unauthenticated_request_gets_401_whatever_its_path_query_or_body_hol
         app.send(request.unsigned()).await.assert_error(401, 401);
     }
 }
+
+#[tokio::test]
+async fn with_require_qiniu_date_a_signed_request_without_it_is_403() {
+    let keys = format!("{AK}:{SK}");
+    let app = spawn_app_with(&[("QINIU_KEYS", &keys), ("REQUIRE_QINIU_DATE", "true")]).await;
+    let response = app.send(TestRequest::get("/server/user/info/u")).await;
+    response.assert_error(403, 403);
+    assert_eq!(response.message(), "request expired");
+    let now = qnlive_user_api::auth::format_qiniu_date(std::time::SystemTime::now());
+    app.send(TestRequest::get("/server/user/info/u").header("X-Qiniu-Date", &now))
+        .await
+        .assert_error(404, 404);
+    // Unsigned requests still learn nothing beyond 401.
+    app.send(TestRequest::get("/server/user/info/u").unsigned())
+        .await
+        .assert_error(401, 401);
+}
+
+#[tokio::test]
+async fn a_query_that_is_not_a_valid_url_query_is_400_not_a_crash() {
+    let app = spawn_app().await;
+    for query in ["user_ids=\"a\"", "user_ids=a b", "user_ids=<script>", "user_ids=用"] {
+        let response = app.send(TestRequest::get("/server/user/infos").query(query)).await;
+        response.assert_error(400, 400);
+        assert!(
+            response.message().starts_with("query: not a valid URL query"),
+            "{query}: {}",
+            response.message()
+        );
+    }
+}
+
+#[tokio::test]
+async fn oversized_queries_and_headers_are_400() {
+    let app = spawn_app().await;
+    let long_query = "user_ids=a&".repeat(7_000);
+    app.send(TestRequest::get("/server/user/infos").query(&long_query))
+        .await
+        .assert_error(400, 400);
+    let response = app
+        .send(TestRequest::get("/server/user/info/u").header("X-Padding", &"p".repeat(20_000)))
+        .await;
+    response.assert_error(400, 400);
+    assert_eq!(response.message(), "headers: larger than 16 KiB");
+}
+
+#[tokio::test]
+async fn a_host_header_that_is_not_a_host_is_401_not_a_crash() {
+    let app = spawn_app().await;
+    let mut request = TestRequest::get("/server/user/info/u");
+    request.headers = vec![("Host".into(), "bad host/name".into())];
+    app.send(request).await.assert_error(401, 401);
+}

@@ -7,6 +7,8 @@
 
 #![allow(dead_code)] // each test binary uses a different part of this file
 
+pub mod fault_proxy;
+
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use qnlive_user_api::store::Store;
@@ -69,6 +71,12 @@ pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
         store,
         table,
     }
+}
+
+/// A fresh table, and an app whose DynamoDB calls go through `endpoint`
+/// (a fault proxy); `store` and `stored_user_ids` still read directly.
+pub async fn spawn_app_behind(endpoint: &str) -> TestApp {
+    spawn_app().await.behind(endpoint).await
 }
 
 pub fn config(table: &str, vars: &[(&str, &str)]) -> Config {
@@ -340,6 +348,17 @@ impl TestResponse {
 }
 
 impl TestApp {
+    /// The same table and keys, with the app's DynamoDB calls going through
+    /// `endpoint` (a fault proxy); `store` still reads directly.
+    pub async fn behind(self, endpoint: &str) -> TestApp {
+        let client = client().await;
+        let proxied = aws_sdk_dynamodb::Client::from_conf(client.config().to_builder().endpoint_url(endpoint).build());
+        TestApp {
+            app: App::new(config(&self.table, &[("QINIU_KEYS", &format!("{AK}:{SK}"))]), proxied),
+            ..self
+        }
+    }
+
     /// A second app on the same table and keys, like another Lambda
     /// instance of the same function.
     pub async fn another_instance(&self) -> TestApp {
@@ -355,10 +374,34 @@ impl TestApp {
         self.send_event(&request.event()).await
     }
 
-    /// Parses `event` with lambda_http exactly as the runtime would, then
+    /// Sends `request` as Lambda would with an invocation deadline of
+    /// `deadline` from now.
+    pub async fn send_with_deadline(&self, request: TestRequest, deadline: std::time::Duration) -> TestResponse {
+        let mut context = lambda_http::Context::default();
+        context.request_id = unique("lambda");
+        context.deadline = (SystemTime::now() + deadline)
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        self.send_event_in(&request.event(), Some(context)).await
+    }
+
+    /// Parses `event` with lambda_http exactly as the function does, then
     /// calls the handler.
     pub async fn send_event(&self, event: &Value) -> TestResponse {
-        let request = lambda_http::request::from_str(&event.to_string()).expect("a valid API Gateway event");
+        self.send_event_in(event, None).await
+    }
+
+    async fn send_event_in(&self, event: &Value, context: Option<lambda_http::Context>) -> TestResponse {
+        use lambda_http::RequestExt;
+        // What src/lambda.rs does with each event before the handler.
+        let mut payload: lambda_http::request::LambdaRequest =
+            serde_json::from_str(&event.to_string()).expect("a valid API Gateway event");
+        qnlive_user_api::lambda::make_parseable(&mut payload);
+        let mut request = lambda_http::Request::from(payload);
+        if let Some(context) = context {
+            request = request.with_lambda_context(context);
+        }
         let response = self.app.handle(request).await;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
