@@ -41,40 +41,40 @@ fn generated_events() -> Vec<(&'static str, Value)> {
             "01-register-200-0",
             TestRequest::post(
                 "/server/user/register",
-                &json!({"user_id": "user-1", "nick": "用户", "avatar": "https://example.com/user-1.png", "extends": {"age": "18"}}),
+                &json!({"user_id": "alice", "nick": "爱丽丝", "avatar": "https://example.com/alice.png", "extends": {"age": "18"}}),
             ),
         ),
         (
             "02-register-batch-200-0",
             TestRequest::post(
                 "/server/user/register/batch",
-                &json!([{"user_id": "user-2", "nick": "second"}, {"user_id": "user-3", "extends": {"vip": "1"}}]),
+                &json!([{"user_id": "bob", "nick": "Bob"}, {"user_id": "carol", "extends": {"vip": "1"}}]),
             ),
         ),
         (
             "03-update-200-0",
             TestRequest::put(
-                "/server/user/user-1",
+                "/server/user/alice",
                 &json!({"nick": "new nick", "extends": {"level": "3"}}),
             ),
         ),
-        ("04-info-200-0", TestRequest::get("/server/user/info/user-1")),
+        ("04-info-200-0", TestRequest::get("/server/user/info/alice")),
         (
             "05-infos-200-0",
-            TestRequest::get("/server/user/infos").query("user_ids=user-1&user_ids=user-2"),
+            TestRequest::get("/server/user/infos").query("user_ids=alice&user_ids=bob"),
         ),
-        ("06-profile-200-0", TestRequest::get("/server/user/profile/user-1")),
+        ("06-profile-200-0", TestRequest::get("/server/user/profile/alice")),
         (
             "07-profiles-200-0",
-            TestRequest::get("/server/user/profiles").query("user_ids=user-3&user_ids=user-2"),
+            TestRequest::get("/server/user/profiles").query("user_ids=carol&user_ids=bob"),
         ),
         (
             "08-register-existing-409-10001",
-            TestRequest::post("/server/user/register", &json!({"user_id": "user-1"})),
+            TestRequest::post("/server/user/register", &json!({"user_id": "alice"})),
         ),
         (
             "09-info-wrong-signature-401-401",
-            TestRequest::get("/server/user/info/user-1").signed_with(&ak, "not-the-secret-key"),
+            TestRequest::get("/server/user/info/alice").signed_with(&ak, "not-the-secret-key"),
         ),
     ];
     requests

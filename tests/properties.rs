@@ -108,14 +108,23 @@ fn check(request: &Signed, authorization: &str) -> Result<(), Rejection> {
 }
 
 fn token(request: &Signed) -> String {
-    let signature =
-        common::independent_sign(SK, &request.method, &request.path, &request.query, &request.headers, &request.body);
+    let signature = common::independent_sign(
+        SK,
+        &request.method,
+        &request.path,
+        &request.query,
+        &request.headers,
+        &request.body,
+    );
     format!("Qiniu {AK}:{signature}")
 }
 
 /// Whether the body is part of what was signed.
 fn body_signed(request: &Signed) -> bool {
-    let content_type = request.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("content-type"));
+    let content_type = request
+        .headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-type"));
     !request.body.is_empty() && content_type.is_some_and(|(_, v)| v != "application/octet-stream")
 }
 
