@@ -37,19 +37,20 @@ pub async fn run(app: &'static App) -> Result<(), Error> {
 pub fn make_parseable(event: &mut LambdaRequest) {
     match event {
         LambdaRequest::ApiGatewayV2(request) => {
-            let query = request.raw_query_string.as_deref().unwrap_or_default();
             let path = request.raw_path.as_deref().unwrap_or_default();
-            let rejected = if !query.bytes().all(is_query_byte) || path.len() + query.len() > MAX_URI_BYTES {
+            let query = request.raw_query_string.as_deref().unwrap_or_default();
+            let path_ok = path.starts_with('/') && path.len() <= MAX_URI_BYTES;
+            let query_ok = query.bytes().all(is_query_byte) && path.len() + query.len() <= MAX_URI_BYTES;
+            if !query_ok {
                 request.raw_query_string = None;
-                Some("query")
-            } else if !path.starts_with('/') || path.len() > MAX_URI_BYTES {
+                mark(&mut request.headers, Some("query"));
+            }
+            // Checked independently of the query: both reach the URL.
+            if !path_ok {
                 request.raw_path = Some("/".into());
-                Some("path")
-            } else {
-                None
-            };
-            mark(&mut request.headers, rejected);
-            drop_unusable_host(&mut request.headers);
+                mark(&mut request.headers, Some("path"));
+            }
+            drop_unusable_url_parts(&mut request.headers, &mut request.request_context.domain_name);
         }
         LambdaRequest::ApiGatewayV1(request) => {
             let path = request.path.as_deref().unwrap_or_default();
@@ -59,8 +60,11 @@ pub fn make_parseable(event: &mut LambdaRequest) {
             });
             mark(&mut request.headers, rejected);
             mark(&mut request.multi_value_headers, rejected);
-            drop_unusable_host(&mut request.headers);
-            drop_unusable_host(&mut request.multi_value_headers);
+            drop_unusable_url_parts(&mut request.headers, &mut request.request_context.domain_name);
+            drop_unusable_url_parts(
+                &mut request.multi_value_headers,
+                &mut request.request_context.domain_name,
+            );
         }
         _ => {}
     }
@@ -72,18 +76,27 @@ fn mark(headers: &mut lambda_http::http::HeaderMap, rejected: Option<&'static st
     }
 }
 
-/// A `Host` lambda_http could not put in a URL is removed; the signature,
-/// which covers the Host, then fails as it should.
-fn drop_unusable_host(headers: &mut lambda_http::http::HeaderMap) {
-    let usable = headers.get("host").is_none_or(|host| {
-        !host.is_empty()
-            && host
-                .as_bytes()
-                .iter()
-                .all(|b| b.is_ascii_alphanumeric() || b".-:[]_".contains(b))
-    });
-    if !usable {
+/// lambda_http builds `{X-Forwarded-Proto}://{Host or domain name}{path}`
+/// and unwraps the parse. A scheme other than http(s) and a host that does
+/// not parse as one are removed (the signature, which covers the Host, then
+/// fails as it should).
+fn drop_unusable_url_parts(headers: &mut lambda_http::http::HeaderMap, domain_name: &mut Option<String>) {
+    // Exactly lambda_http's steps: `Url::parse`, then `http::Uri` from it.
+    let host_parses = |host: &str| {
+        url::Url::parse(&format!("https://{host}/"))
+            .is_ok_and(|url| url.host().is_some() && url.as_str().parse::<lambda_http::http::Uri>().is_ok())
+    };
+    let scheme_ok = headers
+        .get("x-forwarded-proto")
+        .is_none_or(|v| v == "https" || v == "http");
+    if !scheme_ok {
+        headers.remove("x-forwarded-proto");
+    }
+    if headers.get("host").is_some_and(|h| !h.to_str().is_ok_and(host_parses)) {
         headers.remove("host");
+    }
+    if domain_name.as_deref().is_some_and(|d| !host_parses(d)) {
+        *domain_name = None;
     }
 }
 
@@ -140,10 +153,49 @@ mod tests {
     }
 
     #[test]
-    fn a_host_that_is_not_a_host_is_dropped() {
-        let mut event = v2_event("/server/user/infos", "", "bad host/");
+    fn a_bad_path_is_set_aside_even_when_the_query_is_bad_too() {
+        // Found by `cargo fuzz` (request_parsing): a path without a leading
+        // slash ran into the host part of lambda_http's URL and panicked.
+        let mut event = v2_event("\u{12}\u{FFFD}", "\u{1b}", "");
         make_parseable(&mut event);
-        assert!(converts(event).headers().get("host").is_none());
+        let request = converts(event);
+        assert_eq!(request.headers()[REJECTED_PART_HEADER], "path");
+        assert_eq!(request.uri().path(), "/");
+    }
+
+    #[test]
+    fn a_host_that_is_not_a_host_is_dropped() {
+        // "]" and "\"" were found by `cargo fuzz` (request_parsing): an IDNA
+        // error in lambda_http's URL, and a URL http::Uri refuses.
+        for host in ["bad host/", "]", "", "\""] {
+            let mut event = v2_event("/server/user/infos", "", host);
+            make_parseable(&mut event);
+            assert!(converts(event).headers().get("host").is_none(), "{host:?}");
+        }
+        for host in [
+            "api.example.com",
+            "127.0.0.1:9000",
+            "[::1]:9000",
+            "xn--a",
+            "a..b",
+            "a_b",
+        ] {
+            let mut event = v2_event("/server/user/infos", "", host);
+            make_parseable(&mut event);
+            converts(event);
+        }
+    }
+
+    #[test]
+    fn a_forwarded_scheme_other_than_http_or_https_is_dropped() {
+        let mut event = v2_event("/server/user/infos", "", "h");
+        if let LambdaRequest::ApiGatewayV2(request) = &mut event {
+            request
+                .headers
+                .insert("x-forwarded-proto", "no scheme".parse().unwrap());
+        }
+        make_parseable(&mut event);
+        assert!(converts(event).headers().get("x-forwarded-proto").is_none());
     }
 
     #[test]
