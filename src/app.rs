@@ -83,6 +83,17 @@ impl App {
         App { config, store, im }
     }
 
+    /// Init-time work, bounded so that an unreachable DynamoDB delays the
+    /// start by at most `limit`: open the connection, lease IM ids. A
+    /// failure is logged and left for the first request to retry.
+    pub async fn prepare(&self, limit: Duration) {
+        match tokio::time::timeout(limit, self.im.prepare()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => tracing::warn!("could not prepare at start-up; the first request will retry"),
+            Err(_) => tracing::warn!("preparing at start-up took over {limit:?}; the first request will retry"),
+        }
+    }
+
     /// Answers one request. Never fails: every error is an envelope.
     pub async fn handle(&self, request: Request) -> Response<Body> {
         let started = Instant::now();

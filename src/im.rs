@@ -41,6 +41,11 @@ impl fmt::Debug for ImAccount {
 pub trait ImProvider: Send + Sync {
     /// One account per id, in the same order.
     fn create_accounts<'a>(&'a self, user_ids: &'a [&'a UserId]) -> BoxFuture<'a, Result<Vec<ImAccount>, ApiError>>;
+
+    /// Work worth doing before the first request (at Lambda init).
+    fn prepare(&self) -> BoxFuture<'_, Result<(), ApiError>> {
+        Box::pin(async { Ok(()) })
+    }
 }
 
 /// Accounts made locally: `im_userid` from blocks leased from a counter in
@@ -63,6 +68,18 @@ impl LocalImProvider {
         }
     }
 
+    /// Leases the first block ahead of any request: during a Lambda's init,
+    /// this one call also opens the DynamoDB connection (TCP and TLS) and
+    /// resolves credentials, so that the first request pays for none of it.
+    pub async fn prepare(&self) -> Result<(), ApiError> {
+        let mut block = self.block.lock().await;
+        if block.0 == block.1 {
+            let leased = self.store.lease_im_ids(IM_ID_BLOCK_SIZE).await?;
+            *block = (leased.start, leased.end);
+        }
+        Ok(())
+    }
+
     async fn take_ids(&self, count: usize) -> Result<Vec<i64>, ApiError> {
         let count = i64::try_from(count).map_err(|_| ApiError::Internal)?;
         let mut block = self.block.lock().await;
@@ -78,6 +95,10 @@ impl LocalImProvider {
 }
 
 impl ImProvider for LocalImProvider {
+    fn prepare(&self) -> BoxFuture<'_, Result<(), ApiError>> {
+        Box::pin(LocalImProvider::prepare(self))
+    }
+
     fn create_accounts<'a>(&'a self, user_ids: &'a [&'a UserId]) -> BoxFuture<'a, Result<Vec<ImAccount>, ApiError>> {
         Box::pin(async move {
             let ids = self.take_ids(user_ids.len()).await?;
@@ -99,7 +120,7 @@ impl ImProvider for LocalImProvider {
 /// A password from the operating system's CSPRNG.
 fn random_password() -> Result<String, ApiError> {
     let mut bytes = [0u8; PASSWORD_BYTES];
-    getrandom::fill(&mut bytes).map_err(|e| {
+    getrandom::getrandom(&mut bytes).map_err(|e| {
         tracing::error!(error = %e, "the operating system's random generator failed");
         ApiError::Internal
     })?;

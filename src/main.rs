@@ -4,6 +4,7 @@
 use lambda_http::Error;
 use qnlive_user_api::telemetry::{self, LogSettings};
 use qnlive_user_api::{dynamodb_client, App, Config};
+use std::time::Duration;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
@@ -14,6 +15,8 @@ async fn main() -> Result<(), Error> {
     // The app lives as long as the process; leaking it gives the handler a
     // `'static` borrow without reference counting on every request.
     let app: &'static App = Box::leak(Box::new(App::new(config, client)));
+    // Lambda's init phase runs with a full CPU; the first request may not.
+    app.prepare(Duration::from_secs(2)).await;
 
     qnlive_user_api::lambda::run(app).await
 }

@@ -446,7 +446,11 @@ fn now_millis() -> i64 {
 /// Full-jitter exponential backoff before retry `attempt` (1-based).
 fn backoff_delay(attempt: u32) -> Duration {
     let ceiling = BACKOFF_CAP_MS.min(BACKOFF_BASE_MS << attempt.min(16));
-    let jitter = getrandom::u64().unwrap_or(ceiling / 2) % (ceiling + 1);
+    let mut random = [0u8; 8];
+    let jitter = match getrandom::getrandom(&mut random) {
+        Ok(()) => u64::from_le_bytes(random) % (ceiling + 1),
+        Err(_) => ceiling / 2,
+    };
     Duration::from_millis(jitter)
 }
 

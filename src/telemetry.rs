@@ -8,7 +8,7 @@
 //! secrets must never reach a log.
 
 use tracing::level_filters::LevelFilter;
-use tracing_subscriber::filter::{EnvFilter, FilterExt, Targets};
+use tracing_subscriber::filter::{FilterExt, Targets};
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -39,7 +39,8 @@ const CAPPED_AT_INFO: &[&str] = &[
 #[derive(Clone, Debug)]
 pub struct LogSettings {
     pub json: bool,
-    /// An `EnvFilter` directive string, such as `info` or `qnlive_user_api=debug`.
+    /// A level (`info`), or directives like `info,qnlive_user_api=debug`
+    /// (tracing-subscriber's `Targets` syntax: no regular expressions).
     pub filter: String,
 }
 
@@ -61,10 +62,11 @@ pub fn init<W>(settings: &LogSettings, writer: W) -> bool
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
-    // Lambda's level names (WARN, FATAL...) are upper case; EnvFilter takes both.
-    let requested = EnvFilter::builder()
-        .with_default_directive(LevelFilter::INFO.into())
-        .parse_lossy(settings.filter.to_ascii_lowercase());
+    // Lambda's level names are upper case and include FATAL.
+    let directives = settings.filter.to_ascii_lowercase().replace("fatal", "error");
+    let requested: Targets = directives
+        .parse()
+        .unwrap_or_else(|_| Targets::new().with_default(LevelFilter::INFO));
     let cap = Targets::new()
         .with_default(LevelFilter::TRACE)
         .with_targets(CAPPED_AT_INFO.iter().map(|target| (*target, LevelFilter::INFO)));

@@ -10,7 +10,7 @@
 pub mod fault_proxy;
 
 use base64::Engine;
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use qnlive_user_api::store::Store;
 use qnlive_user_api::{App, Config};
 use serde_json::{json, Value};
