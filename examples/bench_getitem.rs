@@ -1,7 +1,7 @@
-//! Benchmark reference (BENCHMARKS.md): a plain `lambda_http` + `aws-config`
-//! + `aws-sdk-dynamodb` function, written the usual way (default SDK
-//! timeouts and retries, client made in `main`, nothing warmed up), that answers every
-//! request with one `GetItem` from `USERS_TABLE`.
+//! Benchmark reference (BENCHMARKS.md): a plain function on `lambda_http`,
+//! `aws-config` and `aws-sdk-dynamodb`, written the usual way (default SDK
+//! timeouts and retries, client made in `main`, nothing warmed up), that
+//! answers every request with one `GetItem` from `USERS_TABLE`.
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_http::{service_fn, Body, Error, Request, Response};

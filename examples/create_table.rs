@@ -9,7 +9,7 @@ use qnlive_user_api::{dynamodb_client, Config};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let config = Config::from_env()?;
-    Store::new(dynamodb_client().await, &config.users_table)
+    Store::new(dynamodb_client()?, &config.users_table)
         .create_table()
         .await
         .map_err(|e| format!("could not create table {}: {}", config.users_table, e.message()))?;

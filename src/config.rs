@@ -34,6 +34,12 @@ pub enum AuthMode {
 #[derive(Debug, PartialEq, Eq)]
 pub struct ConfigError(String);
 
+impl ConfigError {
+    pub fn new(why: impl Into<String>) -> Self {
+        ConfigError(why.into())
+    }
+}
+
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)

@@ -11,7 +11,7 @@ async fn main() -> Result<(), Error> {
     telemetry::init(&LogSettings::from_env(), std::io::stdout);
 
     let config = Config::from_env().inspect_err(|e| tracing::error!("configuration error: {e}"))?;
-    let client = dynamodb_client().await;
+    let client = dynamodb_client().inspect_err(|e| tracing::error!("configuration error: {e}"))?;
     // The app lives as long as the process; leaking it gives the handler a
     // `'static` borrow without reference counting on every request.
     let app: &'static App = Box::leak(Box::new(App::new(config, client)));

@@ -46,7 +46,7 @@ pub fn dynamodb_endpoint() -> String {
 
 pub async fn client() -> aws_sdk_dynamodb::Client {
     dynamodb_endpoint();
-    qnlive_user_api::dynamodb_client().await
+    qnlive_user_api::dynamodb_client().expect("AWS_REGION and credentials are set (scripts/test.sh)")
 }
 
 pub struct TestApp {
