@@ -237,28 +237,30 @@ impl App {
             }
         }
 
+        // Which users exist, and IM accounts for all of them, at once: an
+        // IM-id lease then costs no extra round trip. Accounts of users
+        // found to exist are dropped (ids are unique, not contiguous).
         let ids: Vec<&UserId> = first_occurrences.iter().map(|u| &u.user_id).collect();
-        let existing: HashSet<String> = self.store.existing_user_ids(&ids).await?.into_iter().collect();
-        let new_users: Vec<&NewUser> = first_occurrences
+        let (existing, accounts) =
+            futures_util::future::join(self.store.existing_user_ids(&ids), self.im.create_accounts(&ids)).await;
+        let (existing, accounts): (HashSet<String>, _) = (existing?.into_iter().collect(), accounts?);
+        if accounts.len() != ids.len() {
+            tracing::error!(
+                wanted = ids.len(),
+                got = accounts.len(),
+                "the IM provider skipped users"
+            );
+            return Err(ApiError::Internal);
+        }
+        let to_write: Vec<(&NewUser, _)> = first_occurrences
             .into_iter()
-            .filter(|user| !existing.contains(user.user_id.as_str()))
+            .zip(accounts)
+            .filter(|(user, _)| !existing.contains(user.user_id.as_str()))
             .collect();
         for id in existing {
             not_registered.insert(id, REASON_EXISTS);
         }
-
-        if !new_users.is_empty() {
-            let new_ids: Vec<&UserId> = new_users.iter().map(|u| &u.user_id).collect();
-            let accounts = self.im.create_accounts(&new_ids).await?;
-            if accounts.len() != new_ids.len() {
-                tracing::error!(
-                    wanted = new_ids.len(),
-                    got = accounts.len(),
-                    "the IM provider skipped users"
-                );
-                return Err(ApiError::Internal);
-            }
-            let to_write: Vec<(&NewUser, _)> = new_users.into_iter().zip(accounts).collect();
+        if !to_write.is_empty() {
             for (id, reason) in self.store.insert_users(&to_write, writes_end).await? {
                 not_registered.insert(id, reason);
             }
