@@ -87,8 +87,12 @@ impl App {
     /// start by at most `limit`: open the connection, lease IM ids. A
     /// failure is logged and left for the first request to retry.
     pub async fn prepare(&self, limit: Duration) {
+        let started = Instant::now();
         match tokio::time::timeout(limit, self.im.prepare()).await {
-            Ok(Ok(())) => {}
+            Ok(Ok(())) => tracing::info!(
+                elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+                "ready: DynamoDB connection open, IM ids leased"
+            ),
             Ok(Err(_)) => tracing::warn!("could not prepare at start-up; the first request will retry"),
             Err(_) => tracing::warn!("preparing at start-up took over {limit:?}; the first request will retry"),
         }
