@@ -223,6 +223,12 @@ def start(binary, runtime, extra_env=None):
         "AWS_ENDPOINT_URL_DYNAMODB": PROXY, "USERS_TABLE": TABLE, "QINIU_KEYS": f"{AK}:{SK}",
         "RUST_LOG": "warn",
     }
+    # Debian keeps one file per certificate beside the bundle, and
+    # rustls-native-certs reads both (about 300 files); Lambda's AL2023 keeps
+    # the bundle only. Pointing at the bundle makes local starts load what a
+    # Lambda loads, for every function measured.
+    if os.path.exists("/etc/ssl/certs/ca-certificates.crt"):
+        env["SSL_CERT_FILE"] = "/etc/ssl/certs/ca-certificates.crt"
     env.update(extra_env or {})
     started = time.perf_counter()
     output = subprocess.PIPE if env["RUST_LOG"] == "info" else subprocess.DEVNULL
