@@ -122,3 +122,29 @@ stop_dynamodb() {
     fi
     DYNAMODB_PID=""
 }
+
+# start_watch PORT [cargo lambda watch options...]: serves the function on
+# 127.0.0.1:PORT in the background (output in $TOOLS_DIR/watch-PORT.log)
+# and waits until it answers. Sets WATCH_PID; stop it with stop_all.
+start_watch() {
+    local port="$1"
+    shift
+    cargo lambda watch --quiet --invoke-address 127.0.0.1 --invoke-port "$port" "$@" \
+        >"$TOOLS_DIR/watch-$port.log" 2>&1 &
+    WATCH_PID=$!
+    until curl -s -o /dev/null "http://127.0.0.1:$port/"; do
+        kill -0 "$WATCH_PID" 2>/dev/null || { tail -n 30 "$TOOLS_DIR/watch-$port.log" >&2; return 1; }
+        sleep 0.5
+    done
+}
+
+# Stops what start_watch and start_dynamodb started (cargo-lambda stops the
+# function it spawned).
+stop_all() {
+    if [ -n "${WATCH_PID:-}" ]; then
+        kill "$WATCH_PID" 2>/dev/null || true
+        wait "$WATCH_PID" 2>/dev/null || true
+        WATCH_PID=""
+    fi
+    stop_dynamodb
+}

@@ -12,23 +12,14 @@ REQUESTS="${1:-5000}" CONCURRENCY="${2:-32}" INSTANCES="${3:-4}"
 ensure_tools
 cargo build --locked --release --bins --examples
 
-WATCH_PID=""
-cleanup() {
-    [ -z "$WATCH_PID" ] || { kill "$WATCH_PID" 2>/dev/null; wait "$WATCH_PID" 2>/dev/null || true; }
-    stop_dynamodb
-}
-trap cleanup EXIT
+trap stop_all EXIT
 trap 'exit 130' INT TERM
 
 start_dynamodb "$(free_port)"
 export USERS_TABLE="load-$(date +%s)"
 cargo run --locked --quiet --release --example create_table
 PORT="$(free_port)"
-QINIU_KEYS="$QNLIVE_DEV_AK:$QNLIVE_DEV_SK" RUST_LOG=warn \
-    cargo lambda watch --release --quiet --concurrency "$INSTANCES" \
-    --invoke-address 127.0.0.1 --invoke-port "$PORT" >"$TOOLS_DIR/load-watch.log" 2>&1 &
-WATCH_PID=$!
-until curl -s -o /dev/null "http://127.0.0.1:$PORT/"; do sleep 0.5; done
+QINIU_KEYS="$QNLIVE_DEV_AK:$QNLIVE_DEV_SK" RUST_LOG=warn start_watch "$PORT" --release --concurrency "$INSTANCES"
 log "$REQUESTS requests at concurrency $CONCURRENCY, $INSTANCES function instances (release build)"
 QNLIVE_AK="$QNLIVE_DEV_AK" QNLIVE_SK="$QNLIVE_DEV_SK" \
     "$QNLIVE_PYTHON" tests/e2e/load.py "http://127.0.0.1:$PORT" "$REQUESTS" "$CONCURRENCY"

@@ -17,12 +17,7 @@ export USERS_TABLE="${USERS_TABLE:-qnlive-users}"
 export QINIU_KEYS="${QINIU_KEYS:-$QNLIVE_DEV_AK:$QNLIVE_DEV_SK}"
 
 ensure_tools
-WATCH_PID=""
-cleanup() {
-    [ -z "$WATCH_PID" ] || { kill "$WATCH_PID" 2>/dev/null; wait "$WATCH_PID" 2>/dev/null || true; }
-    stop_dynamodb
-}
-trap cleanup EXIT
+trap stop_all EXIT
 trap 'exit 130' INT TERM
 start_dynamodb "$DYNAMODB_PORT"
 cargo run --locked --quiet --example create_table

@@ -29,15 +29,7 @@ fi
 # Everything is built: nothing below needs the network.
 export CARGO_NET_OFFLINE=true
 
-WATCH_PID=""
-cleanup() {
-    if [ -n "$WATCH_PID" ]; then
-        kill -- -"$WATCH_PID" 2>/dev/null || kill "$WATCH_PID" 2>/dev/null || true
-        wait "$WATCH_PID" 2>/dev/null || true
-    fi
-    stop_dynamodb
-}
-trap cleanup EXIT
+trap stop_all EXIT
 trap 'exit 130' INT TERM
 
 log "linting template.yaml (cfn-lint, sam validate --lint)"
@@ -53,11 +45,6 @@ log "the official Qiniu Python SDK against cargo lambda watch"
 WATCH_PORT="$(free_port)"
 E2E_TABLE="e2e-$(date +%s)-$$"
 USERS_TABLE="$E2E_TABLE" cargo run --locked --quiet --example create_table
-set -m # its own process group, so that cleanup stops the function it spawned too
-USERS_TABLE="$E2E_TABLE" QINIU_KEYS="$QNLIVE_DEV_AK:$QNLIVE_DEV_SK" RUST_LOG=warn \
-    cargo lambda watch --quiet --invoke-address 127.0.0.1 --invoke-port "$WATCH_PORT" \
-    >"$TOOLS_DIR/watch-$WATCH_PORT.log" 2>&1 &
-WATCH_PID=$!
-set +m
+USERS_TABLE="$E2E_TABLE" QINIU_KEYS="$QNLIVE_DEV_AK:$QNLIVE_DEV_SK" RUST_LOG=warn start_watch "$WATCH_PORT"
 QNLIVE_AK="$QNLIVE_DEV_AK" QNLIVE_SK="$QNLIVE_DEV_SK" "$QNLIVE_PYTHON" tests/e2e/qiniu_sdk_client.py "http://127.0.0.1:$WATCH_PORT" \
     || { tail -n 50 "$TOOLS_DIR/watch-$WATCH_PORT.log" >&2; exit 1; }

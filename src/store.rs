@@ -111,12 +111,7 @@ impl Store {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Err(ApiError::UserAlreadyExists)
-            }
+            Err(e) if failed_condition(&e) => Err(ApiError::UserAlreadyExists),
             Err(e) => Err(classify("PutItem", e)),
         }
     }
@@ -324,12 +319,7 @@ impl Store {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Err(ApiError::UserNotFound)
-            }
+            Err(e) if failed_condition(&e) => Err(ApiError::UserNotFound),
             // Merging keys into `extends` can grow an item past DynamoDB's
             // 400 KB; that is the client's request, not our failure.
             Err(e) if is_item_too_large(&e) => Err(ApiError::bad_request(
@@ -415,6 +405,11 @@ fn user_from_item(item: &Item) -> Result<User, ApiError> {
             im_password: string_attr(item, IM_PASSWORD).unwrap_or_default(),
         },
     })
+}
+
+/// The write's condition (exists / does not exist) did not hold.
+fn failed_condition<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> bool {
+    error.as_service_error().and_then(|e| e.code()) == Some("ConditionalCheckFailedException")
 }
 
 /// DynamoDB's answer to an item over 400 KB: a `ValidationException` whose

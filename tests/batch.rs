@@ -22,16 +22,6 @@ async fn register_batch(app: &TestApp, body: &Value) -> common::TestResponse {
     app.send(TestRequest::post("/server/user/register/batch", body)).await
 }
 
-fn returned_ids(response: &common::TestResponse) -> Vec<String> {
-    response
-        .data()
-        .as_array()
-        .expect("data is an array")
-        .iter()
-        .map(|u| u["user_id"].as_str().unwrap().to_owned())
-        .collect()
-}
-
 #[tokio::test]
 async fn two_hundred_users_register_in_one_request() {
     let app = spawn_app().await;
@@ -45,7 +35,7 @@ async fn two_hundred_users_register_in_one_request() {
         .send(TestRequest::get("/server/user/profiles").query(&query.join("&")))
         .await;
     profiles.assert_ok();
-    assert_eq!(returned_ids(&profiles), ids(0..200));
+    assert_eq!(profiles.user_ids(), ids(0..200));
     let im_ids: HashSet<i64> = profiles
         .data()
         .as_array()
@@ -148,7 +138,7 @@ async fn batch_gets_keep_request_order_collapse_repeats_and_skip_unknown_ids() {
             )
             .await;
         response.assert_ok();
-        assert_eq!(returned_ids(&response), ["user-004", "user-001", "user-000"], "{path}");
+        assert_eq!(response.user_ids(), ["user-004", "user-001", "user-000"], "{path}");
     }
 }
 
@@ -174,7 +164,7 @@ async fn a_batch_get_spans_several_dynamodb_calls_in_order() {
         .send(TestRequest::get("/server/user/infos").query(&query.join("&")))
         .await;
     response.assert_ok();
-    assert_eq!(returned_ids(&response), wanted);
+    assert_eq!(response.user_ids(), wanted);
 }
 
 #[tokio::test]

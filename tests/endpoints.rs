@@ -104,13 +104,7 @@ async fn batch_info_and_profiles_return_the_users_in_request_order() {
         .send(TestRequest::get("/server/user/infos").query("user_ids=c&user_ids=a"))
         .await;
     infos.assert_ok();
-    let ids: Vec<&str> = infos
-        .data()
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|u| u["user_id"].as_str().unwrap())
-        .collect();
+    let ids = infos.user_ids();
     assert_eq!(ids, ["c", "a"]);
     assert!(
         infos.data()[0].get("im_password").is_none(),
@@ -135,13 +129,7 @@ async fn profiles_also_take_a_json_array_body_as_the_document_shows() {
         .send(TestRequest::new("GET", "/server/user/profiles").json(&json!(["user_2", "user_1"])))
         .await;
     response.assert_ok();
-    let ids: Vec<&str> = response
-        .data()
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|u| u["user_id"].as_str().unwrap())
-        .collect();
+    let ids = response.user_ids();
     assert_eq!(ids, ["user_2", "user_1"]);
 }
 

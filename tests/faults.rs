@@ -158,13 +158,7 @@ async fn batch_gets_return_the_whole_ordered_answer_or_503() {
         let response = app.send(TestRequest::get(path).query(&query.join("&"))).await;
         assert_answered_within_contract(&response);
         if response.status == 200 {
-            let got: Vec<&str> = response
-                .data()
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|u| u["user_id"].as_str().unwrap())
-                .collect();
+            let got = response.user_ids();
             let expected: Vec<&str> = wanted.iter().map(String::as_str).filter(|id| *id != "nobody").collect();
             assert_eq!(got, expected, "a 200 answer is complete and in order");
             complete_answers += 1;

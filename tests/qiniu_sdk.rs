@@ -264,13 +264,7 @@ async fn a_repeated_query_key_is_signed_and_read_as_a_list() {
         )))
         .await;
     response.assert_ok();
-    let ids: Vec<&str> = response
-        .data()
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|u| u["user_id"].as_str().unwrap())
-        .collect();
+    let ids = response.user_ids();
     assert_eq!(ids, ["b", "a"]);
 }
 

@@ -332,6 +332,12 @@ impl TestResponse {
         &self.body["data"]
     }
 
+    /// The `user_id`s of a batch answer, in order.
+    pub fn user_ids(&self) -> Vec<&str> {
+        let users = self.data().as_array().expect("data is an array");
+        users.iter().map(|user| user["user_id"].as_str().unwrap()).collect()
+    }
+
     #[track_caller]
     pub fn assert_ok(&self) -> &Self {
         assert_eq!((self.status, self.code()), (200, 0), "{:#}", self.body);
