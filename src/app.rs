@@ -29,6 +29,11 @@ pub const REPLY_MARGIN: Duration = Duration::from_millis(500);
 /// The request budget when there is no Lambda deadline (tests, tools): the
 /// template's 10 s timeout minus the margin.
 pub const DEFAULT_BUDGET: Duration = Duration::from_millis(9_500);
+/// Lambda refuses replies over 6 MB (counted after JSON-escaping the body):
+/// a batch answer over this is refused in the envelope instead.
+pub const MAX_REPLY_DATA_BYTES: usize = 5 * 1024 * 1024;
+/// Lambda's longest timeout.
+const MAX_BUDGET: Duration = Duration::from_secs(900);
 /// Batch writes stop retrying this long before the budget ends, so that the
 /// users still pending are reported in `data` rather than lost in a 503.
 const WRITE_MARGIN: Duration = Duration::from_millis(300);
@@ -156,7 +161,10 @@ impl App {
         let query = request.uri().query();
         match route {
             Route::Register => self.register(body).await,
-            Route::RegisterBatch => self.register_batch(body, budget_end - WRITE_MARGIN).await,
+            Route::RegisterBatch => {
+                let writes_end = budget_end.checked_sub(WRITE_MARGIN).unwrap_or(budget_end);
+                self.register_batch(body, writes_end).await
+            }
             Route::Update(segment) => self.update(&path_user_id(segment)?, body).await,
             Route::Info(segment) => self.single(&path_user_id(segment)?, View::Info).await,
             Route::Profile(segment) => self.single(&path_user_id(segment)?, View::Profile).await,
@@ -265,7 +273,7 @@ impl App {
             not_registered.insert(id, REASON_EXISTS);
         }
         if !to_write.is_empty() {
-            for (id, reason) in self.store.insert_users(&to_write, writes_end).await? {
+            for (id, reason) in self.store.insert_users(&to_write, writes_end).await {
                 not_registered.insert(id, reason);
             }
         }
@@ -303,7 +311,13 @@ impl App {
             View::Info => to_raw_value(&in_order.map(|user| user.info()).collect::<Vec<_>>()),
             View::Profile => to_raw_value(&in_order.map(|user| user.profile()).collect::<Vec<_>>()),
         };
-        Ok(Some(data.map_err(serialization)?))
+        let data = data.map_err(serialization)?;
+        if data.get().len() > MAX_REPLY_DATA_BYTES {
+            return Err(ApiError::bad_request(
+                "user_ids: the answer would exceed Lambda's 6 MB reply limit; ask for fewer users at a time",
+            ));
+        }
+        Ok(Some(data))
     }
 }
 
@@ -335,7 +349,10 @@ fn budget_end(request: &Request, started: Instant) -> Instant {
         }
         None => DEFAULT_BUDGET,
     };
-    started + remaining
+    // Lambda allows at most 15 minutes; a larger value is not a deadline.
+    started
+        .checked_add(remaining.min(MAX_BUDGET))
+        .unwrap_or(started + DEFAULT_BUDGET)
 }
 
 /// The API Gateway request id, else the Lambda request id.

@@ -19,8 +19,16 @@ use std::convert::Infallible;
 /// answers it with 400. Clients that send it themselves get that 400 too.
 pub const REJECTED_PART_HEADER: &str = "x-qnlive-rejected-part";
 
-/// `http::Uri` holds at most this many bytes of path and query.
+/// `http::Uri` holds at most 64 KiB; lambda_http puts the scheme, Host and
+/// stage in front and percent-encodes the path (up to 3 bytes per byte).
+/// Kept well below, since API Gateway forwards at most 10 KiB anyway.
 const MAX_URI_BYTES: usize = 60 * 1024;
+const MAX_HOST_BYTES: usize = 255;
+
+/// The URI length lambda_http may build from these parts, at the most.
+fn worst_case_uri_len(path: &str, query: &str, stage: Option<&str>) -> usize {
+    "https://".len() + MAX_HOST_BYTES + 3 * (stage.map_or(0, str::len) + 1 + path.len()) + 1 + query.len()
+}
 
 /// Runs the app until the Lambda runtime stops.
 pub async fn run(app: &'static App) -> Result<(), Error> {
@@ -39,8 +47,9 @@ pub fn make_parseable(event: &mut LambdaRequest) {
         LambdaRequest::ApiGatewayV2(request) => {
             let path = request.raw_path.as_deref().unwrap_or_default();
             let query = request.raw_query_string.as_deref().unwrap_or_default();
-            let path_ok = path.starts_with('/') && path.len() <= MAX_URI_BYTES;
-            let query_ok = query.bytes().all(is_query_byte) && path.len() + query.len() <= MAX_URI_BYTES;
+            let stage = request.request_context.stage.as_deref();
+            let path_ok = path.starts_with('/') && worst_case_uri_len(path, "", stage) <= MAX_URI_BYTES;
+            let query_ok = query.bytes().all(is_query_byte) && worst_case_uri_len(path, query, stage) <= MAX_URI_BYTES;
             if !query_ok {
                 request.raw_query_string = None;
                 mark(&mut request.headers, Some("query"));
@@ -54,7 +63,8 @@ pub fn make_parseable(event: &mut LambdaRequest) {
         }
         LambdaRequest::ApiGatewayV1(request) => {
             let path = request.path.as_deref().unwrap_or_default();
-            let rejected = (!path.starts_with('/') || path.len() > MAX_URI_BYTES).then(|| {
+            let stage = request.request_context.stage.as_deref();
+            let rejected = (!path.starts_with('/') || worst_case_uri_len(path, "", stage) > MAX_URI_BYTES).then(|| {
                 request.path = Some("/".into());
                 "path"
             });
@@ -83,8 +93,9 @@ fn mark(headers: &mut lambda_http::http::HeaderMap, rejected: Option<&'static st
 fn drop_unusable_url_parts(headers: &mut lambda_http::http::HeaderMap, domain_name: &mut Option<String>) {
     // Exactly lambda_http's steps: `Url::parse`, then `http::Uri` from it.
     let host_parses = |host: &str| {
-        url::Url::parse(&format!("https://{host}/"))
-            .is_ok_and(|url| url.host().is_some() && url.as_str().parse::<lambda_http::http::Uri>().is_ok())
+        host.len() <= MAX_HOST_BYTES
+            && url::Url::parse(&format!("https://{host}/"))
+                .is_ok_and(|url| url.host().is_some() && url.as_str().parse::<lambda_http::http::Uri>().is_ok())
     };
     let scheme_ok = headers
         .get("x-forwarded-proto")
@@ -100,10 +111,11 @@ fn drop_unusable_url_parts(headers: &mut lambda_http::http::HeaderMap, domain_na
     }
 }
 
-/// The bytes `http::Uri` accepts in a query: RFC 3986 query characters, and
-/// `%` for escapes.
+/// The bytes `http::Uri` accepts in a query (its `QUERY_MAP`): anything but
+/// control characters, DEL, space, `"`, `<` and `>`. `#` is refused too:
+/// http would cut the query there, and the client's signature with it.
 fn is_query_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/?%".contains(&b)
+    !(b < 0x20 || b == 0x7f || b" \"#<>".contains(&b))
 }
 
 #[cfg(test)]
@@ -129,7 +141,7 @@ mod tests {
 
     #[test]
     fn queries_http_cannot_hold_are_set_aside_and_marked() {
-        for query in ["a=\"b\"", "a=<b>", "a=b c", "a=\u{7f}", "a=用", &"a".repeat(70 * 1024)] {
+        for query in ["a=\"b\"", "a=<b>", "a=b c", "a=\u{7f}", "a=b#c", &"a".repeat(70 * 1024)] {
             let mut event = v2_event("/server/user/infos", query, "h");
             make_parseable(&mut event);
             let request = converts(event);
@@ -140,16 +152,20 @@ mod tests {
 
     #[test]
     fn ordinary_requests_are_left_alone() {
-        let mut event = v2_event(
-            "/server/user/info/a%20b",
-            "user_ids=a&user_ids=b%22",
-            "api.example.com:9000",
-        );
+        let query = "user_ids=a&user_ids=b%22&user_ids=用&x={[|]}";
+        let mut event = v2_event("/server/user/info/a%20b", query, "api.example.com:9000");
         make_parseable(&mut event);
         let request = converts(event);
         assert!(request.headers().get(REJECTED_PART_HEADER).is_none());
-        assert_eq!(request.uri().query(), Some("user_ids=a&user_ids=b%22"));
+        assert_eq!(request.uri().query(), Some(query));
         assert_eq!(request.headers()["host"], "api.example.com:9000");
+    }
+
+    #[test]
+    fn paths_that_grow_past_what_http_holds_once_encoded_are_set_aside() {
+        let mut event = v2_event(&format!("/{}", "用".repeat(21_000)), "", "h");
+        make_parseable(&mut event);
+        assert_eq!(converts(event).headers()[REJECTED_PART_HEADER], "path");
     }
 
     #[test]

@@ -50,6 +50,7 @@ const BACKOFF_CAP_MS: u64 = 1_000;
 
 /// Why a user of a batch register was not written.
 pub const REASON_UNAVAILABLE: &str = "not written: database unavailable, try again";
+pub const REASON_FAILED: &str = "not written: unexpected database error";
 
 #[derive(Clone, Debug)]
 pub struct Store {
@@ -125,7 +126,7 @@ impl Store {
         &self,
         users: &[(&NewUser, ImAccount)],
         writes_end: Instant,
-    ) -> Result<Vec<(String, &'static str)>, ApiError> {
+    ) -> Vec<(String, &'static str)> {
         let now = now_millis();
         let mut unwritten = Vec::new();
         let mut chunks = Vec::new();
@@ -136,26 +137,27 @@ impl Store {
                     Ok(put) => requests.push(WriteRequest::builder().put_request(put).build()),
                     Err(e) => {
                         tracing::error!(error = %e, "could not build a PutRequest");
-                        unwritten.push((user.user_id.to_string(), REASON_UNAVAILABLE));
+                        unwritten.push((user.user_id.to_string(), REASON_FAILED));
                     }
                 }
             }
             chunks.push(self.write_chunk(requests, writes_end));
         }
-        for chunk in join_all(chunks).await {
-            for item in chunk? {
+        for (items, reason) in join_all(chunks).await {
+            for item in items {
                 let user_id = string_attr(&item, USER_ID).unwrap_or_default();
-                unwritten.push((user_id, REASON_UNAVAILABLE));
+                unwritten.push((user_id, reason));
             }
         }
-        Ok(unwritten)
+        unwritten
     }
 
     /// One chunk of a batch write, with its retries. Returns the items that
-    /// were not written because DynamoDB stayed busy or unavailable; an
-    /// error that retrying cannot cure (a missing table, denied access) is
-    /// an `Internal` error for the whole request.
-    async fn write_chunk(&self, mut pending: Vec<WriteRequest>, writes_end: Instant) -> Result<Vec<Item>, ApiError> {
+    /// were not written and why: DynamoDB stayed busy or unavailable, or
+    /// failed in a way retrying cannot cure (a missing table, denied
+    /// access). Other chunks' results stand either way.
+    async fn write_chunk(&self, mut pending: Vec<WriteRequest>, writes_end: Instant) -> (Vec<Item>, &'static str) {
+        let mut reason = REASON_UNAVAILABLE;
         for attempt in 0..BATCH_ATTEMPTS {
             if attempt > 0 && !backoff_before(attempt, writes_end).await {
                 break;
@@ -178,21 +180,24 @@ impl Store {
                         .and_then(|mut tables| tables.remove(&self.table))
                         .unwrap_or_default();
                     if pending.is_empty() {
-                        return Ok(Vec::new());
+                        return (Vec::new(), reason);
                     }
                 }
                 // The SDK has already retried what it can; report the rest.
-                Err(e) => match classify("BatchWriteItem", e) {
-                    ApiError::DatabaseUnavailable => break,
-                    other => return Err(other),
-                },
+                Err(e) => {
+                    if !matches!(classify("BatchWriteItem", e), ApiError::DatabaseUnavailable) {
+                        reason = REASON_FAILED;
+                    }
+                    break;
+                }
             }
         }
-        tracing::warn!(unwritten = pending.len(), "batch write gave up on some users");
-        Ok(pending
+        tracing::warn!(unwritten = pending.len(), reason, "batch write gave up on some users");
+        let items = pending
             .into_iter()
             .filter_map(|request| request.put_request.map(|put| put.item))
-            .collect())
+            .collect();
+        (items, reason)
     }
 
     /// Which of `ids` are already stored (one strongly consistent batch read).

@@ -2,10 +2,10 @@
 //! JSON (`AWS_LAMBDA_LOG_FORMAT`), text otherwise; the level from
 //! `AWS_LAMBDA_LOG_LEVEL`, else `RUST_LOG`, else INFO.
 //!
-//! Whatever level is asked for, the Lambda runtime and the AWS SDK log at
-//! INFO at most: at DEBUG and TRACE they print whole events (with the
-//! `Authorization` header) and DynamoDB items (with `im_password`), and
-//! secrets must never reach a log.
+//! Whatever level is asked for, every crate but this one logs at INFO at
+//! most: at DEBUG and TRACE the Lambda runtime and the AWS SDK print whole
+//! events (with the `Authorization` header) and DynamoDB items (with
+//! `im_password`), and secrets must never reach a log.
 
 use tracing::level_filters::LevelFilter;
 use tracing_subscriber::filter::{FilterExt, Targets};
@@ -14,27 +14,8 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::Layer;
 
-/// Crates whose verbose levels log request or response contents.
-const CAPPED_AT_INFO: &[&str] = &[
-    "lambda_runtime",
-    "lambda_runtime_api_client",
-    "lambda_http",
-    "aws_config",
-    "aws_runtime",
-    "aws_sdk_dynamodb",
-    "aws_sdk_sts",
-    "aws_smithy_runtime",
-    "aws_smithy_runtime_api",
-    "aws_smithy_http_client",
-    "aws_smithy_http",
-    "aws_smithy_json",
-    "aws_smithy_types",
-    "aws_sigv4",
-    "hyper",
-    "hyper_util",
-    "h2",
-    "rustls",
-];
+/// The only crate allowed below INFO: this one, which never logs secrets.
+const OWN_CRATE: &str = "qnlive_user_api";
 
 #[derive(Clone, Debug)]
 pub struct LogSettings {
@@ -67,9 +48,11 @@ where
     let requested: Targets = directives
         .parse()
         .unwrap_or_else(|_| Targets::new().with_default(LevelFilter::INFO));
+    // An allow-list: every other crate (runtime, SDK, HTTP, TLS, and any
+    // added later) stops at INFO.
     let cap = Targets::new()
-        .with_default(LevelFilter::TRACE)
-        .with_targets(CAPPED_AT_INFO.iter().map(|target| (*target, LevelFilter::INFO)));
+        .with_default(LevelFilter::INFO)
+        .with_target(OWN_CRATE, LevelFilter::TRACE);
     let filter = requested.and(cap);
 
     let fmt = tracing_subscriber::fmt::layer()

@@ -192,3 +192,29 @@ async fn batch_gets_take_1_to_200_ids() {
         .await
         .assert_error(400, 400);
 }
+
+#[tokio::test]
+async fn a_batch_answer_too_large_for_lambda_is_a_400_not_a_lost_reply() {
+    let app = spawn_app().await;
+    // 90 users of about 66 KB each: about 6 MB of profiles.
+    let extends: serde_json::Map<String, Value> = (0..64)
+        .map(|i| (format!("{i:0>64}"), json!("v".repeat(1024))))
+        .collect();
+    let users: Vec<Value> = ids(0..90)
+        .into_iter()
+        .map(|id| json!({"user_id": id, "extends": extends}))
+        .collect();
+    for chunk in users.chunks(10) {
+        register_batch(&app, &Value::Array(chunk.to_vec())).await.assert_ok();
+    }
+    let query: Vec<String> = ids(0..90).iter().map(|id| format!("user_ids={id}")).collect();
+    let response = app
+        .send(TestRequest::get("/server/user/profiles").query(&query.join("&")))
+        .await;
+    response.assert_error(400, 400);
+    assert!(response.message().contains("6 MB"), "{}", response.message());
+    let fewer = app
+        .send(TestRequest::get("/server/user/profiles").query(&query[..20].join("&")))
+        .await;
+    fewer.assert_ok();
+}

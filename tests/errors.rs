@@ -279,7 +279,7 @@ async fn with_require_qiniu_date_a_signed_request_without_it_is_403() {
 #[tokio::test]
 async fn a_query_that_is_not_a_valid_url_query_is_400_not_a_crash() {
     let app = spawn_app().await;
-    for query in ["user_ids=\"a\"", "user_ids=a b", "user_ids=<script>", "user_ids=用"] {
+    for query in ["user_ids=\"a\"", "user_ids=a b", "user_ids=<script>", "user_ids=a#b"] {
         let response = app.send(TestRequest::get("/server/user/infos").query(query)).await;
         response.assert_error(400, 400);
         assert!(
