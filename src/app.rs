@@ -15,6 +15,7 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 use serde_json::value::{to_raw_value, RawValue};
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tracing::Instrument;
@@ -58,7 +59,7 @@ struct Envelope<'a> {
     code: u32,
     message: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    data: Data,
+    data: Option<&'a RawValue>,
 }
 
 pub struct App {
@@ -198,14 +199,21 @@ impl App {
         };
         // Every form of the path the client may have signed: as received,
         // with and without the stage, and behind a custom-domain prefix.
-        let mut paths = vec![request.raw_http_path().to_owned(), routing_path.to_owned()];
-        if let Some(stage) = stage {
-            paths.push(format!("/{stage}{routing_path}"));
+        let mut paths = vec![request.raw_http_path().to_owned()];
+        let other_forms = [
+            Some(routing_path.to_owned()),
+            stage.map(|stage| format!("/{stage}{routing_path}")),
+            self.config
+                .path_prefix
+                .as_ref()
+                .map(|prefix| format!("{prefix}{routing_path}")),
+        ];
+        // Each form once: every form costs an HMAC.
+        for form in other_forms.into_iter().flatten() {
+            if !paths.contains(&form) {
+                paths.push(form);
+            }
         }
-        if let Some(prefix) = &self.config.path_prefix {
-            paths.push(format!("{prefix}{routing_path}"));
-        }
-        paths.dedup();
         let signed = SignedRequest {
             method: request.method().as_str(),
             paths: &paths,
@@ -385,14 +393,14 @@ fn serialization(error: serde_json::Error) -> ApiError {
 }
 
 fn envelope(request_id: &str, result: Result<Data, ApiError>) -> Response<Body> {
-    let (status, code, message, data, allow) = match result {
-        Ok(data) => (StatusCode::OK, 0, "success".into(), data, None),
+    let (status, code, message, data, allow) = match &result {
+        Ok(data) => (StatusCode::OK, 0, Cow::Borrowed("success"), data.as_deref(), None),
         Err(error) => {
             let allow = match error {
-                ApiError::MethodNotAllowed(allow) => Some(allow),
+                ApiError::MethodNotAllowed(allow) => Some(*allow),
                 _ => None,
             };
-            (error.status(), error.code(), error.message().into_owned(), None, allow)
+            (error.status(), error.code(), error.message(), None, allow)
         }
     };
     let envelope = Envelope {

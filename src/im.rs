@@ -73,24 +73,26 @@ impl LocalImProvider {
     /// resolves credentials, so that the first request pays for none of it.
     pub async fn prepare(&self) -> Result<(), ApiError> {
         let mut block = self.block.lock().await;
-        if block.0 == block.1 {
-            let leased = self.store.lease_im_ids(IM_ID_BLOCK_SIZE).await?;
-            *block = (leased.start, leased.end);
-        }
-        Ok(())
+        self.lease_if_short(&mut block, 1).await
     }
 
     async fn take_ids(&self, count: usize) -> Result<Vec<i64>, ApiError> {
         let count = i64::try_from(count).map_err(|_| ApiError::Internal)?;
         let mut block = self.block.lock().await;
-        if block.1 - block.0 < count {
-            // One counter call covers the whole request, however large.
-            let leased = self.store.lease_im_ids(count.max(IM_ID_BLOCK_SIZE)).await?;
-            *block = (leased.start, leased.end);
-        }
+        self.lease_if_short(&mut block, count).await?;
         let ids = (block.0..block.0 + count).collect();
         block.0 += count;
         Ok(ids)
+    }
+
+    /// Replaces the block when fewer than `count` ids are left in it. One
+    /// counter call covers the whole request, however large.
+    async fn lease_if_short(&self, block: &mut (i64, i64), count: i64) -> Result<(), ApiError> {
+        if block.1 - block.0 < count {
+            let leased = self.store.lease_im_ids(count.max(IM_ID_BLOCK_SIZE)).await?;
+            *block = (leased.start, leased.end);
+        }
+        Ok(())
     }
 }
 

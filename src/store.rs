@@ -144,8 +144,8 @@ impl Store {
             chunks.push(self.write_chunk(requests, writes_end));
         }
         for (items, reason) in join_all(chunks).await {
-            for item in items {
-                let user_id = string_attr(&item, USER_ID).unwrap_or_default();
+            for mut item in items {
+                let user_id = take_string(&mut item, USER_ID).unwrap_or_default();
                 unwritten.push((user_id, reason));
             }
         }
@@ -203,7 +203,10 @@ impl Store {
     /// Which of `ids` are already stored (one strongly consistent batch read).
     pub async fn existing_user_ids(&self, ids: &[&UserId]) -> Result<Vec<String>, ApiError> {
         let items = self.batch_get(ids, Some(USER_ID)).await?;
-        Ok(items.iter().filter_map(|item| string_attr(item, USER_ID)).collect())
+        Ok(items
+            .into_iter()
+            .filter_map(|mut item| take_string(&mut item, USER_ID))
+            .collect())
     }
 
     /// Reads users by id: 100 keys per `BatchGetItem`, all calls at once,
@@ -213,7 +216,7 @@ impl Store {
     pub async fn get_users(&self, ids: &[&UserId]) -> Result<HashMap<String, User>, ApiError> {
         let items = self.batch_get(ids, None).await?;
         items
-            .iter()
+            .into_iter()
             .map(|item| user_from_item(item).map(|user| (user.user_id.clone(), user)))
             .collect()
     }
@@ -279,7 +282,7 @@ impl Store {
             .send()
             .await
             .map_err(|e| classify("GetItem", e))?;
-        output.item.as_ref().map(user_from_item).transpose()
+        output.item.map(user_from_item).transpose()
     }
 
     /// Applies a partial update in one `UpdateItem`: `nick`/`avatar` when
@@ -387,27 +390,32 @@ fn user_item(user: &NewUser, im: &ImAccount, now: i64) -> Item {
     item
 }
 
-fn user_from_item(item: &Item) -> Result<User, ApiError> {
-    let (Some(user_id), Some(im_userid)) = (string_attr(item, USER_ID), number_attr(item, IM_USERID)) else {
+/// A user from its item, taking the attributes out rather than copying
+/// them (batch reads hand over up to 200 items).
+fn user_from_item(mut item: Item) -> Result<User, ApiError> {
+    let (Some(user_id), Some(im_userid)) = (take_string(&mut item, USER_ID), number_attr(&item, IM_USERID)) else {
         tracing::error!(pk = ?item.get(PK), "a user item lacks user_id or im_userid");
         return Err(ApiError::Internal);
     };
-    let extends: Extends = match item.get(EXTENDS) {
+    let extends: Extends = match item.remove(EXTENDS) {
         Some(AttributeValue::M(map)) => map
-            .iter()
-            .filter_map(|(k, v)| v.as_s().ok().map(|v| (k.clone(), v.clone())))
+            .into_iter()
+            .filter_map(|(k, v)| match v {
+                AttributeValue::S(v) => Some((k, v)),
+                _ => None,
+            })
             .collect(),
         _ => Extends::new(),
     };
     Ok(User {
         user_id,
-        nick: string_attr(item, NICK).unwrap_or_default(),
-        avatar: string_attr(item, AVATAR).unwrap_or_default(),
+        nick: take_string(&mut item, NICK).unwrap_or_default(),
+        avatar: take_string(&mut item, AVATAR).unwrap_or_default(),
         extends,
         im: ImAccount {
             im_userid,
-            im_username: string_attr(item, IM_USERNAME).unwrap_or_default(),
-            im_password: string_attr(item, IM_PASSWORD).unwrap_or_default(),
+            im_username: take_string(&mut item, IM_USERNAME).unwrap_or_default(),
+            im_password: take_string(&mut item, IM_PASSWORD).unwrap_or_default(),
         },
     })
 }
@@ -425,8 +433,11 @@ fn is_item_too_large<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> bool
     })
 }
 
-fn string_attr(item: &Item, name: &str) -> Option<String> {
-    item.get(name).and_then(|v| v.as_s().ok()).cloned()
+fn take_string(item: &mut Item, name: &str) -> Option<String> {
+    match item.remove(name) {
+        Some(AttributeValue::S(value)) => Some(value),
+        _ => None,
+    }
 }
 
 fn number_attr(item: &Item, name: &str) -> Option<i64> {

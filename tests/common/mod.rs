@@ -360,7 +360,7 @@ impl TestApp {
         let client = client().await;
         let proxied = aws_sdk_dynamodb::Client::from_conf(client.config().to_builder().endpoint_url(endpoint).build());
         TestApp {
-            app: App::new(config(&self.table, &[("QINIU_KEYS", &format!("{AK}:{SK}"))]), proxied),
+            app: self.app_on_same_table(proxied),
             ..self
         }
     }
@@ -368,12 +368,15 @@ impl TestApp {
     /// A second app on the same table and keys, like another Lambda
     /// instance of the same function.
     pub async fn another_instance(&self) -> TestApp {
-        let keys = format!("{AK}:{SK}");
         TestApp {
-            app: App::new(config(&self.table, &[("QINIU_KEYS", &keys)]), client().await),
+            app: self.app_on_same_table(client().await),
             store: self.store.clone(),
             table: self.table.clone(),
         }
+    }
+
+    fn app_on_same_table(&self, client: aws_sdk_dynamodb::Client) -> App {
+        App::new(config(&self.table, &[("QINIU_KEYS", &format!("{AK}:{SK}"))]), client)
     }
 
     pub async fn send(&self, request: TestRequest) -> TestResponse {
