@@ -67,3 +67,49 @@ where
     };
     tracing_subscriber::registry().with(layer).try_init().is_ok()
 }
+
+/// Displays an error with every cause after it, `outer: inner: root`, so
+/// that one log line carries the whole story (an SDK error's own `Display`
+/// is only "service error").
+pub struct ErrorChain<'a>(pub &'a (dyn std::error::Error + 'a));
+
+impl std::fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(cause) = source {
+            write!(f, ": {cause}")?;
+            source = cause.source();
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct Layer(&'static str, Option<Box<Layer>>);
+
+    impl std::fmt::Display for Layer {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+
+    impl std::error::Error for Layer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            self.1.as_deref().map(|inner| inner as _)
+        }
+    }
+
+    #[test]
+    fn an_error_chain_shows_every_cause_in_order() {
+        let error = Layer(
+            "outer",
+            Some(Box::new(Layer("middle", Some(Box::new(Layer("root", None)))))),
+        );
+        assert_eq!(ErrorChain(&error).to_string(), "outer: middle: root");
+    }
+}

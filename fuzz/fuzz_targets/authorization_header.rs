@@ -4,7 +4,7 @@
 
 use lambda_http::http::{HeaderMap, HeaderValue};
 use libfuzzer_sys::fuzz_target;
-use qnlive_user_api::auth::{parse_qiniu_date, verify, KeyRing, SignedRequest};
+use qnlive_user_api::edge::auth::{parse_qiniu_date, verify, KeyRing, SignedRequest};
 use std::time::SystemTime;
 
 fuzz_target!(|data: &[u8]| {

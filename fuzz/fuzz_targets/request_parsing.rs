@@ -1,13 +1,17 @@
 //! Any method, raw path, raw query, Host and body, as an API Gateway event:
-//! the event becomes a request (src/lambda.rs guards lambda_http), and
+//! the event becomes a request (src/edge/lambda.rs guards lambda_http), and
 //! routing and every body and query parser answer without panicking.
 #![no_main]
 
+#[path = "../../tests/api/helpers/event.rs"]
+mod event;
+
+use event::HttpApiEvent;
 use lambda_http::http::Method;
 use lambda_http::request::LambdaRequest;
 use libfuzzer_sys::fuzz_target;
-use qnlive_user_api::{lambda, routes, users};
-use serde_json::json;
+use qnlive_user_api::domain::{input, UserId};
+use qnlive_user_api::edge::{lambda, routes};
 
 fuzz_target!(|data: &[u8]| {
     let mut parts = data.split(|b| *b == 0xFF);
@@ -21,14 +25,11 @@ fuzz_target!(|data: &[u8]| {
         _ => Method::DELETE,
     };
 
-    let event = json!({
-        "version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": query,
-        "headers": {"host": host},
-        "requestContext": {"accountId": "1", "apiId": "a", "domainName": "d", "domainPrefix": "d",
-            "http": {"method": method.as_str(), "path": path, "protocol": "HTTP/1.1", "sourceIp": "1.1.1.1", "userAgent": "f"},
-            "requestId": "r", "routeKey": "$default", "stage": "$default", "time": "t", "timeEpoch": 0},
-        "body": String::from_utf8_lossy(body), "isBase64Encoded": false
-    });
+    let event = HttpApiEvent::new(method.as_str(), &path)
+        .query(&query)
+        .header("host", &host)
+        .body(body)
+        .to_json();
     if let Ok(mut event) = serde_json::from_value::<LambdaRequest>(event) {
         lambda::make_parseable(&mut event);
         let request = lambda_http::Request::from(event);
@@ -40,10 +41,10 @@ fuzz_target!(|data: &[u8]| {
     }
     let segment = path.rsplit('/').next().unwrap_or_default();
     let _ = routes::path_user_id(segment);
-    let _ = users::parse_new_user(body);
-    let _ = users::parse_new_users(body);
-    let _ = users::parse_user_ids(Some(&query), body);
-    if let Ok(id) = users::UserId::parse("u".into(), "user_id") {
-        let _ = users::parse_user_changes(body, &id);
+    let _ = input::new_user(body);
+    let _ = input::new_users(body);
+    let _ = input::user_ids(Some(&query), body);
+    if let Ok(id) = UserId::parse("u".into(), "user_id") {
+        let _ = input::user_changes(body, &id);
     }
 });

@@ -1,9 +1,7 @@
 //! Hostile or broken input: a 400 in the envelope that names the field, and
 //! nothing written.
 
-mod common;
-
-use common::{spawn_app, TestRequest};
+use crate::helpers::{spawn_app, TestRequest};
 use serde_json::{json, Value};
 
 /// Sends `body` to register and batch register; both must answer 400 with a

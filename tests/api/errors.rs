@@ -1,10 +1,8 @@
 //! Every row of the contract's error table, each answered in the envelope
 //! with the contract's status, code and message.
 
-mod common;
-
-use common::{spawn_app, spawn_app_with, TestApp, TestRequest, AK, SK};
-use qnlive_user_api::App;
+use crate::helpers::{spawn_app, spawn_app_with, TestApp, TestRequest, AK, SK};
+use qnlive_user_api::build_app;
 use serde_json::json;
 
 #[tokio::test]
@@ -82,7 +80,7 @@ async fn malformed_authorization_headers_are_401() {
 #[tokio::test]
 async fn an_expired_x_qiniu_date_is_403() {
     let app = spawn_app().await;
-    let stale = qnlive_user_api::auth::format_qiniu_date(
+    let stale = qnlive_user_api::edge::auth::format_qiniu_date(
         std::time::SystemTime::now() - std::time::Duration::from_secs(16 * 60),
     );
     let response = app
@@ -97,8 +95,8 @@ async fn a_date_from_the_future_beyond_15_minutes_is_403_and_within_is_accepted(
     let app = spawn_app().await;
     app.register(json!({"user_id": "u"})).await.assert_ok();
     let now = std::time::SystemTime::now();
-    let within = qnlive_user_api::auth::format_qiniu_date(now + std::time::Duration::from_secs(14 * 60));
-    let beyond = qnlive_user_api::auth::format_qiniu_date(now + std::time::Duration::from_secs(16 * 60));
+    let within = qnlive_user_api::edge::auth::format_qiniu_date(now + std::time::Duration::from_secs(14 * 60));
+    let beyond = qnlive_user_api::edge::auth::format_qiniu_date(now + std::time::Duration::from_secs(16 * 60));
     app.send(TestRequest::get("/server/user/info/u").header("X-Qiniu-Date", &within))
         .await
         .assert_ok();
@@ -171,14 +169,17 @@ async fn registering_an_existing_user_is_409_with_code_10001_and_keeps_the_first
 
 #[tokio::test]
 async fn an_unreachable_database_is_503_with_code_602() {
-    let client = common::client().await;
+    let client = crate::helpers::client().await;
     // Nothing listens on port 9 (discard) on loopback: every call fails to
     // connect, and the SDK's retries run out.
     let dead =
         aws_sdk_dynamodb::Client::from_conf(client.config().to_builder().endpoint_url("http://127.0.0.1:9").build());
-    let table = common::unique("unreachable");
+    let table = crate::helpers::unique("unreachable");
     let app = TestApp {
-        app: App::new(common::config(&table, &[("AUTH_DISABLED", "true")]), dead.clone()),
+        app: build_app(
+            crate::helpers::config(&table, &[("AUTH_DISABLED", "true")]),
+            dead.clone(),
+        ),
         store: qnlive_user_api::store::Store::new(dead, &table),
         table,
     };
@@ -200,10 +201,13 @@ async fn an_unreachable_database_is_503_with_code_602() {
 async fn an_unexpected_failure_is_500_internal_error_without_details() {
     // The configured table does not exist: a deployment mistake, not the
     // client's, and not transient.
-    let client = common::client().await;
-    let table = common::unique("missing");
+    let client = crate::helpers::client().await;
+    let table = crate::helpers::unique("missing");
     let app = TestApp {
-        app: App::new(common::config(&table, &[("AUTH_DISABLED", "true")]), client.clone()),
+        app: build_app(
+            crate::helpers::config(&table, &[("AUTH_DISABLED", "true")]),
+            client.clone(),
+        ),
         store: qnlive_user_api::store::Store::new(client, &table),
         table: table.clone(),
     };
@@ -266,7 +270,7 @@ async fn with_require_qiniu_date_a_signed_request_without_it_is_403() {
     let response = app.send(TestRequest::get("/server/user/info/u")).await;
     response.assert_error(403, 403);
     assert_eq!(response.message(), "request expired");
-    let now = qnlive_user_api::auth::format_qiniu_date(std::time::SystemTime::now());
+    let now = qnlive_user_api::edge::auth::format_qiniu_date(std::time::SystemTime::now());
     app.send(TestRequest::get("/server/user/info/u").header("X-Qiniu-Date", &now))
         .await
         .assert_error(404, 404);

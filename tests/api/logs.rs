@@ -2,9 +2,7 @@
 //! can ask for), a run of good and bad requests logs no SK, no
 //! `Authorization` value and no `im_password`.
 
-mod common;
-
-use common::{spawn_app, TestRequest, AK, SK};
+use crate::helpers::{spawn_app, TestRequest, AK, SK};
 use qnlive_user_api::telemetry::{self, LogSettings};
 use serde_json::json;
 use std::io::Write;

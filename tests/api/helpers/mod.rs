@@ -1,19 +1,17 @@
 //! Test harness: a real `App` on its own table in DynamoDB Local, fed API
 //! Gateway HTTP API (2.0) events through `lambda_http`'s own parser, the
 //! same way Lambda feeds the deployed function.
-//!
-//! Run the suite with `scripts/test.sh`, which starts DynamoDB Local and sets
-//! `AWS_ENDPOINT_URL_DYNAMODB`.
 
-#![allow(dead_code)] // each test binary uses a different part of this file
-
+pub mod event;
 pub mod fault_proxy;
+
+pub use event::HttpApiEvent;
 
 use base64::Engine;
 use hmac::{Hmac, KeyInit, Mac};
 use qnlive_user_api::store::Store;
-use qnlive_user_api::{App, Config};
-use serde_json::{json, Value};
+use qnlive_user_api::{build_app, App, Config};
+use serde_json::Value;
 use sha1::Sha1;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -35,7 +33,10 @@ pub fn unique(prefix: &str) -> String {
 /// test ever writes to a real table.
 pub fn dynamodb_endpoint() -> String {
     let endpoint = std::env::var("AWS_ENDPOINT_URL_DYNAMODB").unwrap_or_else(|_| {
-        panic!("AWS_ENDPOINT_URL_DYNAMODB is not set: run the suite with scripts/test.sh, which starts DynamoDB Local")
+        panic!(
+            "this test needs DynamoDB Local, and AWS_ENDPOINT_URL_DYNAMODB is not set: \
+             run it with scripts/test.sh, which starts DynamoDB Local"
+        )
     });
     assert!(
         endpoint.starts_with("http://127.0.0.1:") || endpoint.starts_with("http://localhost:"),
@@ -46,7 +47,7 @@ pub fn dynamodb_endpoint() -> String {
 
 pub async fn client() -> aws_sdk_dynamodb::Client {
     dynamodb_endpoint();
-    qnlive_user_api::dynamodb_client().expect("AWS_REGION and credentials are set (scripts/test.sh)")
+    qnlive_user_api::store::dynamodb_client().expect("AWS_REGION and credentials are set (scripts/test.sh)")
 }
 
 pub struct TestApp {
@@ -67,7 +68,7 @@ pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
     let store = Store::new(client.clone(), &table);
     store.create_table().await.expect("create the test table");
     TestApp {
-        app: App::new(config(&table, vars), client),
+        app: build_app(config(&table, vars), client),
         store,
         table,
     }
@@ -159,11 +160,6 @@ impl TestRequest {
         self
     }
 
-    pub fn stage(mut self, stage: &str) -> Self {
-        self.stage = Some(stage.into());
-        self
-    }
-
     pub fn signed_with(mut self, ak: &str, sk: &str) -> Self {
         self.signing = Signing::Key {
             ak: ak.into(),
@@ -187,66 +183,24 @@ impl TestRequest {
         headers
     }
 
-    /// The API Gateway HTTP API (payload 2.0) event for this request. API
-    /// Gateway lower-cases header names (unless `keep_header_case`) and joins
-    /// repeated ones with commas.
+    /// The API Gateway HTTP API (payload 2.0) event for this request.
     pub fn event(&self) -> Value {
-        let mut headers: Vec<(String, String)> = Vec::new();
-        for (name, value) in self.final_headers() {
-            let name = if self.keep_header_case {
-                name
-            } else {
-                name.to_ascii_lowercase()
-            };
-            match headers.iter_mut().find(|(n, _)| n.eq_ignore_ascii_case(&name)) {
-                Some((_, existing)) => {
-                    existing.push(',');
-                    existing.push_str(&value);
-                }
-                None => headers.push((name, value)),
-            }
-        }
-        let headers: serde_json::Map<String, Value> = headers.into_iter().map(|(k, v)| (k, Value::String(v))).collect();
-        let (body, is_base64) = match std::str::from_utf8(&self.body) {
-            Ok(text) => (text.to_owned(), false),
-            Err(_) => (base64::engine::general_purpose::STANDARD.encode(&self.body), true),
-        };
-        let stage = self.stage.clone().unwrap_or_else(|| "$default".into());
         let raw_path = match &self.stage {
             Some(stage) => format!("/{stage}{}", self.path),
             None => self.path.clone(),
         };
-        let mut event = json!({
-            "version": "2.0",
-            "routeKey": "$default",
-            "rawPath": raw_path,
-            "rawQueryString": self.query,
-            "headers": headers,
-            "requestContext": {
-                "accountId": "123456789012",
-                "apiId": "api",
-                "domainName": HOST,
-                "domainPrefix": "api",
-                "http": {
-                    "method": self.method,
-                    "path": raw_path,
-                    "protocol": "HTTP/1.1",
-                    "sourceIp": "127.0.0.1",
-                    "userAgent": "tests"
-                },
-                "requestId": unique("req"),
-                "routeKey": "$default",
-                "stage": stage,
-                "time": "30/Nov/2026:00:00:00 +0000",
-                "timeEpoch": 1_796_000_000_000u64
-            },
-            "isBase64Encoded": is_base64
-        });
-        // API Gateway leaves `body` out when there is none.
-        if !self.body.is_empty() {
-            event["body"] = Value::String(body);
+        let mut event = HttpApiEvent::new(&self.method, &raw_path)
+            .query(&self.query)
+            .headers(&self.final_headers())
+            .body(&self.body)
+            .request_id(&unique("req"));
+        if let Some(stage) = &self.stage {
+            event = event.stage(stage);
         }
-        event
+        if self.keep_header_case {
+            event = event.keep_header_case();
+        }
+        event.to_json()
     }
 }
 
@@ -376,7 +330,7 @@ impl TestApp {
     }
 
     fn app_on_same_table(&self, client: aws_sdk_dynamodb::Client) -> App {
-        App::new(config(&self.table, &[("QINIU_KEYS", &format!("{AK}:{SK}"))]), client)
+        build_app(config(&self.table, &[("QINIU_KEYS", &format!("{AK}:{SK}"))]), client)
     }
 
     pub async fn send(&self, request: TestRequest) -> TestResponse {
@@ -406,7 +360,7 @@ impl TestApp {
         // What src/lambda.rs does with each event before the handler.
         let mut payload: lambda_http::request::LambdaRequest =
             serde_json::from_str(&event.to_string()).expect("a valid API Gateway event");
-        qnlive_user_api::lambda::make_parseable(&mut payload);
+        qnlive_user_api::edge::lambda::make_parseable(&mut payload);
         let mut request = lambda_http::Request::from(payload);
         if let Some(context) = context {
             request = request.with_lambda_context(context);

@@ -1,13 +1,11 @@
 //! The contract's promises under DynamoDB faults: throttling, 500s, dropped
 //! connections, delays, partial batches (at least 30% of calls faulted) and
-//! stalls, injected by `common::fault_proxy` between the SDK and DynamoDB
+//! stalls, injected by `crate::helpers::fault_proxy` between the SDK and DynamoDB
 //! Local. No 500, no non-envelope reply, no write reported and then missing,
 //! no user silently dropped, no shortened list.
 
-mod common;
-
-use common::fault_proxy::{Fault, FaultPlan, FaultProxy};
-use common::{dynamodb_endpoint, spawn_app, spawn_app_behind, TestRequest, TestResponse};
+use crate::helpers::fault_proxy::{Fault, FaultPlan, FaultProxy};
+use crate::helpers::{dynamodb_endpoint, spawn_app, spawn_app_behind, TestRequest, TestResponse};
 use futures_util::future::join_all;
 use serde_json::{json, Value};
 use std::collections::HashSet;
@@ -207,13 +205,13 @@ async fn a_stalled_call_is_cut_by_the_sdk_operation_timeout() {
     let response = app.info("u").await;
     response.assert_error(503, 602);
     let elapsed = started.elapsed();
-    let limit = qnlive_user_api::limits::OPERATION_TIMEOUT;
+    let limit = qnlive_user_api::store::limits::OPERATION_TIMEOUT;
     assert!(
         elapsed >= limit && elapsed < limit + Duration::from_millis(700),
         "answered after {elapsed:?}"
     );
 }
 
-fn user_id(id: &str) -> qnlive_user_api::users::UserId {
-    qnlive_user_api::users::UserId::parse(id.into(), "user_id").unwrap()
+fn user_id(id: &str) -> qnlive_user_api::domain::UserId {
+    qnlive_user_api::domain::UserId::parse(id.into(), "user_id").unwrap()
 }

@@ -12,14 +12,12 @@
 //! A file is named `NN-what-STATUS-CODE.json`: run in order on an empty
 //! table, it gets that HTTP status and envelope code.
 
-mod common;
-
-use common::{TestRequest, HOST};
+use crate::helpers::{TestRequest, HOST};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 
 fn dev_keys() -> (String, String) {
-    let file = include_str!("../scripts/dev-keys.env");
+    let file = include_str!("../../scripts/dev-keys.env");
     let value = |name: &str| {
         file.lines()
             .find_map(|line| line.strip_prefix(name)?.strip_prefix('='))
@@ -149,7 +147,7 @@ fn committed_events_are_exactly_what_the_generator_writes() {
 #[tokio::test]
 async fn every_event_gets_the_status_and_code_its_name_promises() {
     let (ak, sk) = dev_keys();
-    let app = common::spawn_app_with(&[("QINIU_KEYS", &format!("{ak}:{sk}"))]).await;
+    let app = crate::helpers::spawn_app_with(&[("QINIU_KEYS", &format!("{ak}:{sk}"))]).await;
     let files = committed_event_files();
     assert!(
         files.len() >= 8,

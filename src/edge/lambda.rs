@@ -10,7 +10,7 @@
 //! `Adapter` and `LambdaRequest` are lambda_http's own (public, if hidden
 //! from its docs) pieces of `lambda_http::run`, used here unchanged.
 
-use crate::App;
+use super::App;
 use lambda_http::request::LambdaRequest;
 use lambda_http::{service_fn, Adapter, Error, LambdaEvent, Service};
 use std::convert::Infallible;
@@ -31,7 +31,7 @@ fn worst_case_uri_len(path: &str, query: &str, stage: Option<&str>) -> usize {
 }
 
 /// Runs the app until the Lambda runtime stops.
-pub async fn run(app: &'static App) -> Result<(), Error> {
+pub async fn run(app: &App) -> Result<(), Error> {
     let handler = service_fn(move |request| async move { Ok::<_, Infallible>(app.handle(request).await) });
     let adapter = Adapter::from(handler);
     lambda_http::lambda_runtime::run(service_fn(move |mut event: LambdaEvent<LambdaRequest>| {
@@ -118,21 +118,19 @@ fn is_query_byte(b: u8) -> bool {
     !(b < 0x20 || b == 0x7f || b" \"#<>".contains(&b))
 }
 
+/// The event builder the API tests and fuzz targets use.
+#[cfg(test)]
+#[path = "../../tests/api/helpers/event.rs"]
+mod event;
+
 #[cfg(test)]
 mod tests {
+    use super::event::HttpApiEvent;
     use super::*;
-    use serde_json::json;
 
     fn v2_event(raw_path: &str, raw_query: &str, host: &str) -> LambdaRequest {
-        let event = json!({
-            "version": "2.0", "routeKey": "$default", "rawPath": raw_path, "rawQueryString": raw_query,
-            "headers": {"host": host},
-            "requestContext": {"accountId": "1", "apiId": "a", "domainName": "d", "domainPrefix": "d",
-                "http": {"method": "GET", "path": raw_path, "protocol": "HTTP/1.1", "sourceIp": "1.1.1.1", "userAgent": "t"},
-                "requestId": "r", "routeKey": "$default", "stage": "$default", "time": "t", "timeEpoch": 0},
-            "isBase64Encoded": false
-        });
-        serde_json::from_value(event).unwrap()
+        let event = HttpApiEvent::new("GET", raw_path).query(raw_query).header("host", host);
+        serde_json::from_value(event.to_json()).unwrap()
     }
 
     fn converts(event: LambdaRequest) -> lambda_http::Request {

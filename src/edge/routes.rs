@@ -3,8 +3,8 @@
 //! a Function URL or `cargo lambda watch`, none of which fill API Gateway's
 //! path parameters.
 
-use crate::error::ApiError;
-use crate::users::UserId;
+use super::error::ApiError;
+use crate::domain::UserId;
 use lambda_http::http::Method;
 use percent_encoding::percent_decode_str;
 
@@ -75,7 +75,7 @@ pub fn path_user_id(segment: &str) -> Result<UserId, ApiError> {
     let decoded = percent_decode_str(segment)
         .decode_utf8()
         .map_err(|_| ApiError::bad_request("user_id: the path segment is not valid UTF-8 once percent-decoded"))?;
-    UserId::parse(decoded.into_owned(), "user_id").map_err(ApiError::BadRequest)
+    Ok(UserId::parse(decoded.into_owned(), "user_id")?)
 }
 
 #[cfg(test)]

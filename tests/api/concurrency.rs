@@ -1,9 +1,7 @@
 //! Concurrent writers: one winner per id, no lost merge, unique IM ids, also
 //! across several Lambda instances sharing the table.
 
-mod common;
-
-use common::{spawn_app, TestRequest};
+use crate::helpers::{spawn_app, TestRequest};
 use futures_util::future::join_all;
 use serde_json::json;
 use std::collections::HashSet;
@@ -71,7 +69,7 @@ async fn two_hundred_users_registered_concurrently_on_three_instances_get_distin
     for chunk in first.stored_user_ids().await.chunks(100) {
         let query: Vec<String> = chunk
             .iter()
-            .map(|id| format!("user_ids={}", common::encode(id)))
+            .map(|id| format!("user_ids={}", crate::helpers::encode(id)))
             .collect();
         let response = third
             .send(TestRequest::get("/server/user/infos").query(&query.join("&")))

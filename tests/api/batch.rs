@@ -1,8 +1,6 @@
 //! Batch register and batch gets: limits, reporting, order, repeats.
 
-mod common;
-
-use common::{spawn_app, TestApp, TestRequest};
+use crate::helpers::{spawn_app, TestApp, TestRequest};
 use serde_json::{json, Value};
 use std::collections::HashSet;
 
@@ -18,7 +16,7 @@ fn ids(range: std::ops::Range<usize>) -> Vec<String> {
     range.map(|i| format!("user-{i:03}")).collect()
 }
 
-async fn register_batch(app: &TestApp, body: &Value) -> common::TestResponse {
+async fn register_batch(app: &TestApp, body: &Value) -> crate::helpers::TestResponse {
     app.send(TestRequest::post("/server/user/register/batch", body)).await
 }
 

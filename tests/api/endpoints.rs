@@ -1,8 +1,6 @@
 //! The success path of every endpoint, against DynamoDB Local.
 
-mod common;
-
-use common::{spawn_app, TestRequest};
+use crate::helpers::{spawn_app, TestRequest};
 use serde_json::json;
 
 #[tokio::test]
@@ -140,7 +138,7 @@ async fn a_user_id_with_reserved_characters_works_through_its_percent_encoded_pa
     app.register(json!({"user_id": id})).await.assert_ok();
     assert_eq!(app.info(id).await.data()["user_id"], id);
     app.send(TestRequest::put(
-        &format!("/server/user/{}", common::encode(id)),
+        &format!("/server/user/{}", crate::helpers::encode(id)),
         &json!({"nick": "n"}),
     ))
     .await
@@ -150,7 +148,7 @@ async fn a_user_id_with_reserved_characters_works_through_its_percent_encoded_pa
 
 #[tokio::test]
 async fn the_im_username_prefix_is_configurable() {
-    let app = common::spawn_app_with(&[("AUTH_DISABLED", "true"), ("IM_USERNAME_PREFIX", "live_")]).await;
+    let app = crate::helpers::spawn_app_with(&[("AUTH_DISABLED", "true"), ("IM_USERNAME_PREFIX", "live_")]).await;
     app.register(json!({"user_id": "u"})).await.assert_ok();
     assert_eq!(app.profile("u").await.data()["im_username"], "live_u");
 }

@@ -1,9 +1,7 @@
 //! Signature verification against requests signed by the official Qiniu
 //! Python SDK (`qiniu` on PyPI), through `tests/support/qiniu_sign.py`.
 
-mod common;
-
-use common::{spawn_app, spawn_app_with, Signing, TestApp, TestRequest, AK, HOST, SK};
+use crate::helpers::{spawn_app, spawn_app_with, Signing, TestApp, TestRequest, AK, HOST, SK};
 use serde_json::{json, Value};
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -349,7 +347,7 @@ async fn a_rest_api_event_without_query_routes_and_authenticates() {
             "accountId": "123456789012",
             "resourceId": "r",
             "stage": "prod",
-            "requestId": common::unique("rest"),
+            "requestId": crate::helpers::unique("rest"),
             "identity": {"sourceIp": "127.0.0.1"},
             "resourcePath": "/{proxy+}",
             "httpMethod": "GET",

@@ -2,12 +2,11 @@
 //! method, path, query, headers and body; any single-byte change of a signed
 //! part is rejected; request parsing never panics on any bytes.
 
-mod common;
-
 use lambda_http::http::{HeaderMap, HeaderName, HeaderValue, Method};
 use proptest::prelude::*;
-use qnlive_user_api::auth::{verify, KeyRing, Rejection, SignedRequest};
-use qnlive_user_api::{routes, users};
+use qnlive_user_api::domain::{input, UserId};
+use qnlive_user_api::edge::auth::{verify, KeyRing, Rejection, SignedRequest};
+use qnlive_user_api::edge::routes;
 use std::time::SystemTime;
 
 const AK: &str = "prop-ak";
@@ -108,7 +107,7 @@ fn check(request: &Signed, authorization: &str) -> Result<(), Rejection> {
 }
 
 fn token(request: &Signed) -> String {
-    let signature = common::independent_sign(
+    let signature = crate::helpers::independent_sign(
         SK,
         &request.method,
         &request.path,
@@ -191,20 +190,20 @@ proptest! {
 
     #[test]
     fn request_parsing_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..512), text in "\\PC{0,64}") {
-        let _ = users::parse_new_user(&bytes);
-        let _ = users::parse_new_users(&bytes);
-        let id = users::UserId::parse("u".into(), "user_id").unwrap();
-        let _ = users::parse_user_changes(&bytes, &id);
+        let _ = input::new_user(&bytes);
+        let _ = input::new_users(&bytes);
+        let id = UserId::parse("u".into(), "user_id").unwrap();
+        let _ = input::user_changes(&bytes, &id);
         let query = String::from_utf8_lossy(&bytes);
-        let _ = users::parse_user_ids(Some(&query), &bytes);
-        let _ = users::parse_user_ids(None, &bytes);
+        let _ = input::user_ids(Some(&query), &bytes);
+        let _ = input::user_ids(None, &bytes);
         for method in [Method::GET, Method::POST, Method::PUT] {
             if let Ok(route) = routes::route(&method, &format!("/server/user/{text}")) {
                 let _ = route.name();
             }
         }
         let _ = routes::path_user_id(&text);
-        let _ = qnlive_user_api::auth::parse_qiniu_date(&bytes);
+        let _ = qnlive_user_api::edge::auth::parse_qiniu_date(&bytes);
     }
 
     #[test]

@@ -1,0 +1,338 @@
+//! Request bodies and queries parsed into domain values, once, with errors
+//! that name the field (`users[3].extends.age: must be a string`).
+//!
+//! JSON follows Go's `encoding/json`, as the original service did: unknown
+//! fields are ignored and `null` counts as absent. The parsing walks a
+//! `serde_json::Value` rather than deriving `Deserialize`, so that each
+//! message is the contract's wording rather than serde's.
+
+use super::validation::*;
+use super::{Extends, NewUser, UserChanges, UserId};
+use serde_json::{Map, Value};
+use std::collections::HashSet;
+
+/// The body of a single register.
+pub fn new_user(body: &[u8]) -> Result<NewUser, InvalidInput> {
+    new_user_from(&parse_json(body)?, "")
+}
+
+/// The body of a batch register: a JSON array of 1..=200 users.
+pub fn new_users(body: &[u8]) -> Result<Vec<NewUser>, InvalidInput> {
+    let Value::Array(items) = parse_json(body)? else {
+        return Err(InvalidInput::new("body: must be a JSON array of users"));
+    };
+    if items.is_empty() {
+        return Err(InvalidInput::new("body: the array of users is empty"));
+    }
+    if items.len() > MAX_USERS_PER_BATCH {
+        return Err(InvalidInput::new(format!(
+            "body: at most {MAX_USERS_PER_BATCH} users per request, got {}",
+            items.len()
+        )));
+    }
+    items
+        .iter()
+        .enumerate()
+        .map(|(index, item)| new_user_from(item, &format!("users[{index}].")))
+        .collect()
+}
+
+/// The body of an update of `path_user_id`. A `user_id` in the body must be
+/// absent or the same: ids never change.
+pub fn user_changes(body: &[u8], path_user_id: &UserId) -> Result<UserChanges, InvalidInput> {
+    let value = parse_json(body)?;
+    let object = as_object(&value, "body")?;
+    if let Some(user_id) = optional_string(object, "user_id", "")? {
+        if user_id != path_user_id.as_str() {
+            return Err(InvalidInput::new(
+                "user_id: cannot be changed; leave it out of the body",
+            ));
+        }
+    }
+    // An empty nick or avatar means "unchanged", as in the original service.
+    let nick = optional_string(object, "nick", "")?.filter(|s| !s.is_empty());
+    let avatar = optional_string(object, "avatar", "")?.filter(|s| !s.is_empty());
+    if let Some(nick) = &nick {
+        check_length(nick, "nick", 0, MAX_NICK_CHARS)?;
+    }
+    if let Some(avatar) = &avatar {
+        check_length(avatar, "avatar", 0, MAX_AVATAR_CHARS)?;
+    }
+    let extends = extends_from(object, "")?;
+    Ok(UserChanges { nick, avatar, extends })
+}
+
+/// The ids of a batch get: the repeated query key `user_ids=a&user_ids=b`
+/// (as the original server reads them) or, when the query has none, a JSON
+/// array body `["a","b"]` (as the original document shows). 1..=200 ids,
+/// counted as sent; returned in request order with repeats removed.
+pub fn user_ids(query: Option<&str>, body: &[u8]) -> Result<Vec<UserId>, InvalidInput> {
+    let from_query: Vec<String> = form_urlencoded::parse(query.unwrap_or("").as_bytes())
+        .filter(|(key, _)| key == "user_ids")
+        .map(|(_, value)| value.into_owned())
+        .collect();
+
+    let raw: Vec<String> = if !from_query.is_empty() {
+        from_query
+    } else if !is_blank(body) {
+        let Value::Array(items) = parse_json(body)? else {
+            return Err(InvalidInput::new("body: must be a JSON array of user ids"));
+        };
+        items
+            .into_iter()
+            .enumerate()
+            .map(|(i, item)| match item {
+                Value::String(s) => Ok(s),
+                _ => Err(InvalidInput::new(format!("user_ids[{i}]: must be a string"))),
+            })
+            .collect::<Result<_, _>>()?
+    } else {
+        Vec::new()
+    };
+
+    if raw.is_empty() {
+        return Err(InvalidInput::new(
+            "user_ids: give at least one, as user_ids=a&user_ids=b",
+        ));
+    }
+    if raw.len() > MAX_IDS_PER_BATCH_GET {
+        return Err(InvalidInput::new(format!(
+            "user_ids: at most {MAX_IDS_PER_BATCH_GET} per request, got {}",
+            raw.len()
+        )));
+    }
+    let mut seen = HashSet::with_capacity(raw.len());
+    let mut ids = Vec::with_capacity(raw.len());
+    for (i, value) in raw.into_iter().enumerate() {
+        let id = UserId::parse(value, &format!("user_ids[{i}]"))?;
+        if seen.insert(id.clone()) {
+            ids.push(id);
+        }
+    }
+    Ok(ids)
+}
+
+fn is_blank(body: &[u8]) -> bool {
+    body.iter().all(u8::is_ascii_whitespace)
+}
+
+fn parse_json(body: &[u8]) -> Result<Value, InvalidInput> {
+    if is_blank(body) {
+        return Err(InvalidInput::new("body: empty; send a JSON document"));
+    }
+    serde_json::from_slice(body).map_err(|e| InvalidInput::new(format!("body: malformed JSON ({e})")))
+}
+
+fn as_object<'a>(value: &'a Value, field: &str) -> Result<&'a Map<String, Value>, InvalidInput> {
+    value
+        .as_object()
+        .ok_or_else(|| InvalidInput::new(format!("{field}: must be a JSON object")))
+}
+
+/// `at` is the field path prefix: `""` for a single user, `users[3].` in a
+/// batch.
+fn new_user_from(value: &Value, at: &str) -> Result<NewUser, InvalidInput> {
+    let object = as_object(
+        value,
+        if at.is_empty() {
+            "body"
+        } else {
+            at.trim_end_matches('.')
+        },
+    )?;
+    let user_id =
+        optional_string(object, "user_id", at)?.ok_or_else(|| InvalidInput::new(format!("{at}user_id: required")))?;
+    let user_id = UserId::parse(user_id, &format!("{at}user_id"))?;
+    let nick = optional_string(object, "nick", at)?.unwrap_or_default();
+    check_length(&nick, &format!("{at}nick"), 0, MAX_NICK_CHARS)?;
+    let avatar = optional_string(object, "avatar", at)?.unwrap_or_default();
+    check_length(&avatar, &format!("{at}avatar"), 0, MAX_AVATAR_CHARS)?;
+    let extends = extends_from(object, at)?;
+    Ok(NewUser {
+        user_id,
+        nick,
+        avatar,
+        extends,
+    })
+}
+
+/// A string field that may be absent or `null` (Go's zero value).
+fn optional_string(object: &Map<String, Value>, name: &str, at: &str) -> Result<Option<String>, InvalidInput> {
+    match object.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(InvalidInput::new(format!("{at}{name}: must be a string"))),
+    }
+}
+
+fn extends_from(object: &Map<String, Value>, at: &str) -> Result<Extends, InvalidInput> {
+    let entries = match object.get("extends") {
+        None | Some(Value::Null) => return Ok(Extends::new()),
+        Some(Value::Object(entries)) => entries,
+        Some(_) => {
+            return Err(InvalidInput::new(format!(
+                "{at}extends: must be an object of string values"
+            )))
+        }
+    };
+    if entries.len() > MAX_EXTENDS_ENTRIES {
+        return Err(InvalidInput::new(format!(
+            "{at}extends: at most {MAX_EXTENDS_ENTRIES} entries, got {}",
+            entries.len()
+        )));
+    }
+    entries
+        .iter()
+        .map(|(key, value)| {
+            check_length(key, &format!("{at}extends key {key:?}"), 1, MAX_EXTENDS_KEY_CHARS)?;
+            let Value::String(value) = value else {
+                return Err(InvalidInput::new(format!("{at}extends.{key}: must be a string")));
+            };
+            check_length(value, &format!("{at}extends.{key}"), 0, MAX_EXTENDS_VALUE_CHARS)?;
+            Ok((key.clone(), value.clone()))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(s: &str) -> UserId {
+        UserId::parse(s.into(), "user_id").unwrap()
+    }
+
+    fn error(result: Result<impl std::fmt::Debug, InvalidInput>) -> String {
+        result.unwrap_err().into_message()
+    }
+
+    #[test]
+    fn a_full_user_parses_and_unknown_fields_are_ignored() {
+        let user = new_user(br#"{"user_id":"u1","nick":"N","avatar":"a","extends":{"age":"18"},"x":1}"#).unwrap();
+        assert_eq!(user.user_id, id("u1"));
+        assert_eq!((user.nick.as_str(), user.avatar.as_str()), ("N", "a"));
+        assert_eq!(user.extends.get("age").map(String::as_str), Some("18"));
+    }
+
+    #[test]
+    fn null_optional_fields_are_absent() {
+        let user = new_user(br#"{"user_id":"u1","nick":null,"extends":null}"#).unwrap();
+        assert_eq!((user.nick.as_str(), user.extends.len()), ("", 0));
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let cases: [(&[u8], &str); 10] = [
+            (b"{", "body: malformed JSON"),
+            (b"", "body: empty"),
+            (b"[]", "body: must be a JSON object"),
+            (br#"{"nick":"n"}"#, "user_id: required"),
+            (br#"{"user_id":""}"#, "user_id: must not be empty"),
+            (br#"{"user_id":5}"#, "user_id: must be a string"),
+            (
+                br#"{"user_id":"a\u0007b"}"#,
+                "user_id: must not contain control characters",
+            ),
+            (br#"{"user_id":"u","extends":{"k":1}}"#, "extends.k: must be a string"),
+            (br#"{"user_id":"u","extends":[]}"#, "extends: must be an object"),
+            (
+                br#"{"user_id":"u","extends":{"":"v"}}"#,
+                "extends key \"\": must not be empty",
+            ),
+        ];
+        for (body, expected) in cases {
+            let err = error(new_user(body));
+            assert!(err.starts_with(expected), "{err:?} should start with {expected:?}");
+        }
+    }
+
+    #[test]
+    fn limits_are_inclusive_and_count_characters_not_bytes() {
+        let ok = format!(r#"{{"user_id":"{}","nick":"{}"}}"#, "用".repeat(64), "n".repeat(64));
+        assert!(new_user(ok.as_bytes()).is_ok());
+        let long = format!(r#"{{"user_id":"{}"}}"#, "用".repeat(65));
+        assert_eq!(
+            error(new_user(long.as_bytes())),
+            "user_id: at most 64 characters, got 65"
+        );
+        let many: Map<String, Value> = (0..65).map(|i| (format!("k{i}"), Value::from("v"))).collect();
+        let body = serde_json::json!({"user_id": "u", "extends": many}).to_string();
+        assert_eq!(error(new_user(body.as_bytes())), "extends: at most 64 entries, got 65");
+    }
+
+    #[test]
+    fn batch_errors_carry_the_index_and_the_batch_takes_1_to_200_users() {
+        assert!(error(new_users(br#"[{"user_id":"a"},{"user_id":""}]"#)).starts_with("users[1].user_id"));
+        assert_eq!(error(new_users(b"[]")), "body: the array of users is empty");
+        assert_eq!(
+            error(new_users(br#"{"user_id":"a"}"#)),
+            "body: must be a JSON array of users"
+        );
+        assert_eq!(error(new_users(br#"[5]"#)), "users[0]: must be a JSON object");
+        let users: Vec<Value> = (0..201)
+            .map(|i| serde_json::json!({"user_id": format!("u{i}")}))
+            .collect();
+        let body = Value::Array(users.clone()).to_string();
+        assert_eq!(
+            error(new_users(body.as_bytes())),
+            "body: at most 200 users per request, got 201"
+        );
+        let body = Value::Array(users[..200].to_vec()).to_string();
+        assert_eq!(new_users(body.as_bytes()).unwrap().len(), 200);
+    }
+
+    #[test]
+    fn update_ignores_empty_strings_and_refuses_a_different_id() {
+        let changes = user_changes(br#"{"nick":"","avatar":"b","extends":{"k":"v"}}"#, &id("u")).unwrap();
+        assert_eq!(changes.nick, None);
+        assert_eq!(changes.avatar.as_deref(), Some("b"));
+        assert_eq!(changes.extends.get("k").map(String::as_str), Some("v"));
+        assert!(user_changes(br#"{"user_id":"u"}"#, &id("u")).is_ok());
+        assert!(error(user_changes(br#"{"user_id":"v"}"#, &id("u"))).starts_with("user_id: cannot be changed"));
+    }
+
+    #[test]
+    fn update_limits_apply_to_what_is_given() {
+        let long_nick = format!(r#"{{"nick":"{}"}}"#, "n".repeat(65));
+        assert_eq!(
+            error(user_changes(long_nick.as_bytes(), &id("u"))),
+            "nick: at most 64 characters, got 65"
+        );
+        let long_avatar = format!(r#"{{"avatar":"{}"}}"#, "a".repeat(1025));
+        assert_eq!(
+            error(user_changes(long_avatar.as_bytes(), &id("u"))),
+            "avatar: at most 1024 characters, got 1025"
+        );
+        assert_eq!(error(user_changes(b"[]", &id("u"))), "body: must be a JSON object");
+    }
+
+    #[test]
+    fn user_ids_come_from_the_query_or_the_body_in_order_without_repeats() {
+        let ids = user_ids(Some("user_ids=b&x=1&user_ids=a%20b&user_ids=b"), b"").unwrap();
+        assert_eq!(ids, [id("b"), id("a b")]);
+        let ids = user_ids(None, br#"["x","y","x"]"#).unwrap();
+        assert_eq!(ids, [id("x"), id("y")]);
+        // The query wins when it has user_ids.
+        assert_eq!(user_ids(Some("user_ids=q"), br#"["x"]"#).unwrap(), [id("q")]);
+        assert!(error(user_ids(None, b"")).starts_with("user_ids: give at least one"));
+        assert_eq!(
+            error(user_ids(Some("user_ids="), b"")),
+            "user_ids[0]: must not be empty"
+        );
+        assert_eq!(error(user_ids(None, br#"[1]"#)), "user_ids[0]: must be a string");
+        assert_eq!(
+            error(user_ids(None, br#"{"a":1}"#)),
+            "body: must be a JSON array of user ids"
+        );
+        let many = (0..201).map(|i| format!("user_ids={i}")).collect::<Vec<_>>().join("&");
+        assert_eq!(
+            error(user_ids(Some(&many), b"")),
+            "user_ids: at most 200 per request, got 201"
+        );
+        let exactly = (0..200)
+            .map(|i| format!("user_ids={}", i % 3))
+            .collect::<Vec<_>>()
+            .join("&");
+        assert_eq!(user_ids(Some(&exactly), b"").unwrap().len(), 3);
+    }
+}

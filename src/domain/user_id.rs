@@ -1,0 +1,75 @@
+//! A user's id: the key of every endpoint, parsed once and trusted after.
+
+use super::validation::{check_length, InvalidInput, MAX_USER_ID_CHARS};
+use serde::Serialize;
+use std::borrow::Borrow;
+use std::fmt;
+
+/// A client's user id: 1..=64 characters, none of them a control character,
+/// because ids end up in keys, paths, IM usernames and logs. Other text
+/// fields only have length limits: clients of the original service may
+/// store any text in them.
+///
+/// It serializes as the plain string; it has no `Deserialize`, so that
+/// every id goes through [`UserId::parse`].
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct UserId(String);
+
+impl UserId {
+    /// `field` names the value in the error (`user_id`, `user_ids[2]`, ...).
+    pub fn parse(value: String, field: &str) -> Result<Self, InvalidInput> {
+        check_length(&value, field, 1, MAX_USER_ID_CHARS)?;
+        if value.chars().any(char::is_control) {
+            return Err(InvalidInput::new(format!(
+                "{field}: must not contain control characters"
+            )));
+        }
+        Ok(UserId(value))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for UserId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Lets maps keyed by `UserId` be searched with a `&str`.
+impl Borrow<str> for UserId {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<UserId> for String {
+    fn from(id: UserId) -> String {
+        id.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_1_to_64_characters_without_control_characters() {
+        assert_eq!(
+            UserId::parse("用".repeat(64), "user_id").unwrap().as_str(),
+            "用".repeat(64)
+        );
+        for (bad, why) in [
+            ("", "user_id: must not be empty"),
+            ("a\u{7}b", "user_id: must not contain control characters"),
+            ("a\nb", "user_id: must not contain control characters"),
+        ] {
+            assert_eq!(UserId::parse(bad.into(), "user_id").unwrap_err().message(), why);
+        }
+        let long = UserId::parse("u".repeat(65), "users[2].user_id").unwrap_err();
+        assert_eq!(long.message(), "users[2].user_id: at most 64 characters, got 65");
+    }
+}

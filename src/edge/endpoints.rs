@@ -1,0 +1,85 @@
+//! Each route's input decoded into domain values, handed to its use case,
+//! and the typed answer serialized as the reply's `data`. Only reached by
+//! authenticated requests: path ids, query and body are not even decoded
+//! before.
+
+use super::envelope::Data;
+use super::error::ApiError;
+use super::routes::{path_user_id, Route};
+use crate::domain::{input, User};
+use crate::usecases::UserService;
+use serde_json::value::to_raw_value;
+use std::time::Instant;
+
+/// Lambda refuses replies over 6 MB (counted after JSON-escaping the body):
+/// a batch answer over this is refused in the envelope instead.
+pub const MAX_REPLY_DATA_BYTES: usize = 5 * 1024 * 1024;
+
+/// Which view of a user an endpoint returns.
+#[derive(Clone, Copy)]
+enum View {
+    Info,
+    Profile,
+}
+
+/// The parts of an authenticated request an endpoint reads.
+pub struct Input<'a> {
+    pub query: Option<&'a str>,
+    pub body: &'a [u8],
+    /// When batch writes must stop retrying, to report what is pending.
+    pub writes_end: Instant,
+}
+
+pub async fn call(users: &UserService, route: Route<'_>, input: Input<'_>) -> Result<Data, ApiError> {
+    match route {
+        Route::Register => {
+            users.register(&input::new_user(input.body)?).await?;
+            Ok(None)
+        }
+        Route::RegisterBatch => {
+            let batch = input::new_users(input.body)?;
+            let report = users.register_batch(&batch, input.writes_end).await?;
+            if report.not_registered.is_empty() {
+                Ok(None)
+            } else {
+                Ok(Some(to_raw_value(&report.not_registered)?))
+            }
+        }
+        Route::Update(segment) => {
+            let user_id = path_user_id(segment)?;
+            let changes = input::user_changes(input.body, &user_id)?;
+            users.update(&user_id, &changes).await?;
+            Ok(None)
+        }
+        Route::Info(segment) => one(users, segment, View::Info).await,
+        Route::Profile(segment) => one(users, segment, View::Profile).await,
+        Route::Infos => many(users, input, View::Info).await,
+        Route::Profiles => many(users, input, View::Profile).await,
+    }
+}
+
+async fn one(users: &UserService, segment: &str, view: View) -> Result<Data, ApiError> {
+    let user = users.user(&path_user_id(segment)?).await?;
+    let data = match view {
+        View::Info => to_raw_value(&user.info()),
+        View::Profile => to_raw_value(&user.profile()),
+    };
+    Ok(Some(data?))
+}
+
+/// Batch info/profile: request order, repeats collapsed, unknown ids left
+/// out.
+async fn many(users: &UserService, input: Input<'_>, view: View) -> Result<Data, ApiError> {
+    let ids = input::user_ids(input.query, input.body)?;
+    let found = users.users(&ids).await?;
+    let data = match view {
+        View::Info => to_raw_value(&found.iter().map(User::info).collect::<Vec<_>>()),
+        View::Profile => to_raw_value(&found.iter().map(User::profile).collect::<Vec<_>>()),
+    }?;
+    if data.get().len() > MAX_REPLY_DATA_BYTES {
+        return Err(ApiError::bad_request(
+            "user_ids: the answer would exceed Lambda's 6 MB reply limit; ask for fewer users at a time",
+        ));
+    }
+    Ok(Some(data))
+}

@@ -1,0 +1,181 @@
+//! The Lambda edge: what every request gets before and after its use case.
+//! In order: the request id and time budget, size limits, routing (404 and
+//! 405), authentication, then the endpoint; every outcome becomes the
+//! contract's JSON envelope. It knows the use cases and the domain, never
+//! the store.
+
+pub mod auth;
+mod endpoints;
+mod envelope;
+pub mod error;
+pub mod lambda;
+mod request;
+pub mod routes;
+
+pub use endpoints::MAX_REPLY_DATA_BYTES;
+pub use request::{DEFAULT_BUDGET, REPLY_MARGIN};
+
+use crate::usecases::UserService;
+use auth::{KeyRing, SignedRequest};
+use envelope::Data;
+use error::ApiError;
+use lambda::REJECTED_PART_HEADER;
+use lambda_http::{Body, Request, Response};
+use request::RequestPath;
+use std::time::{Duration, Instant, SystemTime};
+use tracing::Instrument;
+
+/// The contract's limit on request bodies.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Far above what API Gateway forwards (10 KiB); a bound for other callers.
+pub const MAX_HEADER_BYTES: usize = 16 * 1024;
+/// Batch writes stop retrying this long before the budget ends, so that the
+/// users still pending are reported in `data` rather than lost in a 503.
+const WRITE_MARGIN: Duration = Duration::from_millis(300);
+
+/// How the edge treats requests, from the configuration.
+#[derive(Clone, Debug)]
+pub struct EdgeSettings {
+    pub auth: AuthMode,
+    /// A custom domain's API mapping key (e.g. `/users`), which API Gateway
+    /// strips before the function sees the path but the client signed.
+    pub path_prefix: Option<String>,
+    /// Refuse signed requests without a signed `X-Qiniu-Date`, so that a
+    /// captured request cannot be replayed after 15 minutes.
+    pub require_qiniu_date: bool,
+}
+
+#[derive(Clone, Debug)]
+pub enum AuthMode {
+    /// Requests must carry a valid token made with one of these keys.
+    Keys(KeyRing),
+    /// `AUTH_DISABLED=true`: every request is let in.
+    Disabled,
+    /// Neither keys nor an explicit opt-out: every request is refused.
+    NoKeysConfigured,
+}
+
+/// The function: settings and the user service, for the life of the
+/// instance.
+pub struct App {
+    settings: EdgeSettings,
+    users: UserService,
+}
+
+/// The request was still running when its budget ended.
+#[derive(Debug, thiserror::Error)]
+#[error("the request ran out of time: DynamoDB is stalled or slow")]
+struct OutOfTime;
+
+impl App {
+    pub fn new(settings: EdgeSettings, users: UserService) -> Self {
+        match &settings.auth {
+            AuthMode::Keys(keys) => {
+                tracing::info!(access_keys = ?keys.access_keys().collect::<Vec<_>>(), "authentication on")
+            }
+            AuthMode::Disabled => tracing::warn!("AUTH_DISABLED=true: requests are not authenticated"),
+            AuthMode::NoKeysConfigured => tracing::error!(
+                "QINIU_KEYS is empty and AUTH_DISABLED is not true: every request will be refused with 401"
+            ),
+        }
+        App { settings, users }
+    }
+
+    /// Init-time work, bounded so that an unreachable DynamoDB delays the
+    /// start by at most `limit`. A failure is logged and left for the first
+    /// request to retry.
+    pub async fn warm_up(&self, limit: Duration) {
+        let started = Instant::now();
+        match tokio::time::timeout(limit, self.users.warm_up()).await {
+            Ok(Ok(())) => tracing::info!(
+                elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+                "ready: DynamoDB connection open, IM ids leased"
+            ),
+            Ok(Err(e)) => tracing::warn!(
+                error = %crate::telemetry::ErrorChain(&e),
+                "could not warm up at start-up; the first request will retry"
+            ),
+            Err(_) => tracing::warn!("warming up took over {limit:?}; the first request will retry"),
+        }
+    }
+
+    /// Answers one request. Never fails: every error is an envelope.
+    pub async fn handle(&self, request: Request) -> Response<Body> {
+        let started = Instant::now();
+        let request_id = request::request_id(&request);
+        let span = tracing::info_span!(
+            "request",
+            request_id = %request_id,
+            method = %request.method(),
+            route = tracing::field::Empty
+        );
+        async {
+            let budget_end = request::budget_end(&request, started);
+            let result = match tokio::time::timeout_at(budget_end.into(), self.dispatch(&request, budget_end)).await {
+                Ok(result) => result,
+                Err(_) => Err(ApiError::DatabaseUnavailable(OutOfTime.into())),
+            };
+            let code = result.as_ref().map_or_else(ApiError::code, |_| 0);
+            let response = envelope::reply(&request_id, &result);
+            tracing::info!(
+                status = response.status().as_u16(),
+                code,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "answered"
+            );
+            response
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn dispatch(&self, request: &Request, budget_end: Instant) -> Result<Data, ApiError> {
+        if let Some(part) = request.headers().get(REJECTED_PART_HEADER) {
+            let part = if part == "path" { "path" } else { "query" };
+            return Err(ApiError::bad_request(format!(
+                "{part}: not a valid URL {part}: percent-encode it, and keep the URL under 60 KiB"
+            )));
+        }
+        let header_bytes: usize = request.headers().iter().map(|(k, v)| k.as_str().len() + v.len()).sum();
+        if header_bytes > MAX_HEADER_BYTES {
+            return Err(ApiError::bad_request("headers: larger than 16 KiB"));
+        }
+        let path = RequestPath::of(request, self.settings.path_prefix.as_deref());
+        let route = routes::route(request.method(), &path.routed)?;
+        tracing::Span::current().record("route", route.name());
+
+        let body: &[u8] = request.body();
+        if body.len() > MAX_BODY_BYTES {
+            return Err(ApiError::bad_request("body: larger than 1 MiB"));
+        }
+        self.authenticate(request, &path)?;
+
+        let input = endpoints::Input {
+            query: request.uri().query(),
+            body,
+            writes_end: budget_end.checked_sub(WRITE_MARGIN).unwrap_or(budget_end),
+        };
+        endpoints::call(&self.users, route, input).await
+    }
+
+    fn authenticate(&self, request: &Request, path: &RequestPath) -> Result<(), ApiError> {
+        let keys = match &self.settings.auth {
+            AuthMode::Disabled => return Ok(()),
+            AuthMode::NoKeysConfigured => return Err(ApiError::BadToken),
+            AuthMode::Keys(keys) => keys,
+        };
+        let signed = SignedRequest {
+            method: request.method().as_str(),
+            paths: &path.signed_forms,
+            query: request.uri().query(),
+            headers: request.headers(),
+            body: request.body(),
+        };
+        Ok(auth::verify(
+            keys,
+            &signed,
+            self.settings.require_qiniu_date,
+            SystemTime::now(),
+        )?)
+    }
+}

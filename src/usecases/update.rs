@@ -1,0 +1,12 @@
+//! `PUT /server/user/{user_id}`: change what is given, merge `extends`.
+
+use super::{ServiceError, UserService};
+use crate::domain::{UserChanges, UserId};
+
+impl UserService {
+    /// `NotFound` for an unknown user; `TooLarge` if the merged user would
+    /// not fit in one item.
+    pub async fn update(&self, user_id: &UserId, changes: &UserChanges) -> Result<(), ServiceError> {
+        Ok(self.store.update_user(user_id, changes).await?)
+    }
+}
