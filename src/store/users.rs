@@ -4,10 +4,18 @@ use super::error::{failed_condition, is_item_too_large};
 use super::items::*;
 use super::{Store, StoreError};
 use crate::domain::{ImAccount, NewUser, User, UserChanges, UserId};
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 
 impl Store {
-    /// Writes a new user; `Conflict` if the id is taken. Never overwrites.
+    /// Writes a new user; never overwrites. `Conflict` if another write
+    /// holds the id.
+    ///
+    /// When the first attempt took effect but its answer was lost, the SDK
+    /// sends the put again and meets the item it wrote itself. That is this
+    /// write's success, not a conflict: the item DynamoDB returns with the
+    /// failed condition carries the IM password, which is generated anew
+    /// for every registration, so "same password" means "same write".
     pub async fn create_user(&self, user: &NewUser, im: &ImAccount) -> Result<(), StoreError> {
         let result = self
             .client
@@ -16,11 +24,23 @@ impl Store {
             .set_item(Some(user_item(user, im, now_millis())))
             .condition_expression("attribute_not_exists(#pk)")
             .expression_attribute_names("#pk", PK)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(e) if failed_condition(&e) => Err(StoreError::Conflict),
+            Err(e) if failed_condition(&e) => {
+                let stored = match e.as_service_error() {
+                    Some(PutItemError::ConditionalCheckFailedException(failed)) => failed.item(),
+                    _ => None,
+                };
+                let stored_password = stored.and_then(|item| item.get(IM_PASSWORD)).and_then(|v| v.as_s().ok());
+                if stored_password == Some(&im.im_password) {
+                    Ok(())
+                } else {
+                    Err(StoreError::Conflict)
+                }
+            }
             Err(e) => Err(StoreError::from_sdk("PutItem", e)),
         }
     }

@@ -30,6 +30,30 @@ pub struct FaultPlan {
     pub partial_rate: f64,
     /// Accept calls and never answer them.
     pub stall: bool,
+    /// The faults drawn from when a call is faulted.
+    pub faults: &'static [Fault],
+}
+
+impl FaultPlan {
+    /// Every kind of fault, at `fault_rate`, and partial batches.
+    pub fn mixed(seed: u64, fault_rate: f64, partial_rate: f64) -> Self {
+        FaultPlan {
+            seed,
+            fault_rate,
+            partial_rate,
+            stall: false,
+            faults: &FAULTS,
+        }
+    }
+
+    /// Only lost replies: DynamoDB does the work, the answer never comes
+    /// back, and the SDK sends the call again.
+    pub fn lost_replies(seed: u64, fault_rate: f64) -> Self {
+        FaultPlan {
+            faults: &[Fault::DropAfterForwarding],
+            ..Self::mixed(seed, fault_rate, 0.0)
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -163,7 +187,7 @@ async fn handle(
         let mut schedule = schedule.lock().unwrap();
         let batch_len = batch_len(&operation, &body);
         let fault = if schedule.chance(plan.fault_rate) {
-            Some(FAULTS[schedule.below(FAULTS.len())])
+            Some(plan.faults[schedule.below(plan.faults.len())])
         } else if batch_len >= 2 && schedule.chance(plan.partial_rate) {
             Some(Fault::Partial)
         } else {
