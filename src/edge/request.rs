@@ -14,8 +14,22 @@ pub const DEFAULT_BUDGET: Duration = Duration::from_millis(9_500);
 /// Lambda's longest timeout.
 const MAX_BUDGET: Duration = Duration::from_secs(900);
 
-/// The API Gateway request id, else the Lambda request id.
+/// The longest caller-chosen request id kept.
+const MAX_CALLER_REQUEST_ID_CHARS: usize = 64;
+
+/// The request's id in replies and logs: the caller's `X-Reqid` when it is
+/// sane (the Qiniu convention, which the original service followed, so
+/// that the caller's logs and ours can be joined), else the API Gateway
+/// request id, else the Lambda request id.
 pub fn request_id(request: &Request) -> String {
+    if let Some(caller_id) = request
+        .headers()
+        .get("x-reqid")
+        .and_then(|v| v.to_str().ok())
+        .filter(|id| is_sane_request_id(id))
+    {
+        return caller_id.to_owned();
+    }
     let gateway_id = match request.request_context_ref() {
         Some(RequestContext::ApiGatewayV2(context)) => context.request_id.clone(),
         Some(RequestContext::ApiGatewayV1(context)) => context.request_id.clone(),
@@ -25,6 +39,12 @@ pub fn request_id(request: &Request) -> String {
         .filter(|id| !id.is_empty())
         .or_else(|| request.lambda_context_ref().map(|context| context.request_id.clone()))
         .unwrap_or_default()
+}
+
+/// 1..=64 printable ASCII characters without spaces: safe in a header, a
+/// log line and a JSON string as they are.
+fn is_sane_request_id(id: &str) -> bool {
+    (1..=MAX_CALLER_REQUEST_ID_CHARS).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_graphic())
 }
 
 /// When this request must be answered: the Lambda deadline less the time
@@ -119,6 +139,16 @@ fn strip_segment_prefix<'a>(path: &'a str, prefix: &str) -> &'a str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_caller_request_id_is_kept_when_it_is_printable_ascii_without_spaces_up_to_64() {
+        for sane in ["a", "r-1_2.3:4/5", "AbC~!@#$%^&*()[]{}", &"x".repeat(64)] {
+            assert!(is_sane_request_id(sane), "{sane:?}");
+        }
+        for insane in ["", "has space", "tab\t", "用户", "nul\0", "del\u{7f}", &"x".repeat(65)] {
+            assert!(!is_sane_request_id(insane), "{insane:?}");
+        }
+    }
 
     #[test]
     fn only_whole_leading_segments_are_stripped() {

@@ -34,7 +34,9 @@ impl Store {
                     Some(PutItemError::ConditionalCheckFailedException(failed)) => failed.item(),
                     _ => None,
                 };
-                let stored_password = stored.and_then(|item| item.get(IM_PASSWORD)).and_then(|v| v.as_s().ok());
+                let stored_password = stored
+                    .and_then(|item| item.get(IM_PASSWORD))
+                    .and_then(|v| v.as_s().ok());
                 if stored_password == Some(&im.im_password) {
                     Ok(())
                 } else {

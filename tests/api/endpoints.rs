@@ -173,3 +173,29 @@ async fn replies_list_their_fields_in_the_documents_order() {
     .map(position);
     assert!(user.is_sorted(), "{}", reply.raw);
 }
+
+#[tokio::test]
+async fn a_sane_x_reqid_from_the_caller_is_the_request_id_of_the_reply() {
+    let app = spawn_app().await;
+    let response = app
+        .send(TestRequest::get("/server/user/info/nobody").header("X-Reqid", "caller-7f3a/retry:2"))
+        .await;
+    response.assert_error(404, 404);
+    assert_eq!(response.body["request_id"], "caller-7f3a/retry:2");
+    assert_eq!(response.headers["x-reqid"], "caller-7f3a/retry:2");
+}
+
+#[tokio::test]
+async fn an_x_reqid_that_is_not_sane_is_replaced_by_the_gateways_id() {
+    let app = spawn_app().await;
+    for insane in ["with space", "用户", &"x".repeat(65), ""] {
+        let event = TestRequest::get("/server/user/info/nobody")
+            .header("X-Reqid", insane)
+            .event();
+        let response = app.send_event(&event).await;
+        assert_eq!(
+            response.body["request_id"], event["requestContext"]["requestId"],
+            "{insane:?}"
+        );
+    }
+}

@@ -111,7 +111,11 @@ async fn a_register_whose_reply_was_lost_is_the_callers_success_never_a_409() {
     let lost = proxy.stats.count(Fault::DropAfterForwarding);
     eprintln!("{lost} replies lost, {} users registered", registered.len());
     assert!(lost >= 50, "only {lost} replies were lost");
-    assert!(registered.len() >= 350, "most registers get through: {}", registered.len());
+    assert!(
+        registered.len() >= 350,
+        "most registers get through: {}",
+        registered.len()
+    );
 
     // Each registered user is stored once, with the account its own
     // request made: one IM identity per user, none shared.

@@ -6,7 +6,7 @@ use crate::helpers::{spawn_app, TestRequest, AK, SK};
 use qnlive_user_api::telemetry::{self, LogSettings};
 use serde_json::json;
 use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// Collects every log line in memory.
 #[derive(Clone, Default)]
@@ -31,17 +31,50 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
     }
 }
 
+/// Every log line of this test binary, at TRACE, as JSON: the first test
+/// that asks installs the one global subscriber.
+fn captured_logs() -> &'static Captured {
+    static CAPTURED: OnceLock<Captured> = OnceLock::new();
+    CAPTURED.get_or_init(|| {
+        let captured = Captured::default();
+        let settings = LogSettings {
+            json: true,
+            filter: "trace".into(),
+        };
+        assert!(telemetry::init(&settings, captured.clone()), "the only subscriber");
+        captured
+    })
+}
+
+fn log_text() -> String {
+    String::from_utf8(captured_logs().0.lock().unwrap().clone()).unwrap()
+}
+
+#[tokio::test]
+async fn the_callers_x_reqid_is_on_every_log_line_of_its_request() {
+    captured_logs();
+    // A table that does not exist: the request logs its error, then its
+    // answer.
+    let config = crate::helpers::config(&crate::helpers::unique("missing"), &[("AUTH_DISABLED", "true")]);
+    let app = qnlive_user_api::build_app(config, crate::helpers::client().await);
+    let request = TestRequest::get("/server/user/info/u").header("X-Reqid", "log-join-4b1d");
+    let response = app.handle(lambda_http::Request::from(
+        serde_json::from_value::<lambda_http::request::LambdaRequest>(request.event()).unwrap(),
+    ));
+    assert_eq!(response.await.status(), 500);
+
+    let logs = log_text();
+    let tagged: Vec<&str> = logs
+        .lines()
+        .filter(|line| line.contains(r#""request_id":"log-join-4b1d""#))
+        .collect();
+    assert!(tagged.iter().any(|line| line.contains("internal error")), "{logs}");
+    assert!(tagged.iter().any(|line| line.contains("answered")), "{logs}");
+}
+
 #[tokio::test]
 async fn logs_at_trace_hold_no_secret_key_authorization_or_im_password() {
-    let captured = Captured::default();
-    let settings = LogSettings {
-        json: true,
-        filter: "trace".into(),
-    };
-    assert!(
-        telemetry::init(&settings, captured.clone()),
-        "the only subscriber in this test binary"
-    );
+    captured_logs();
 
     let app = spawn_app().await;
     let mut secrets = vec![SK.to_owned()];
@@ -86,7 +119,7 @@ async fn logs_at_trace_hold_no_secret_key_authorization_or_im_password() {
     }
     assert!(secrets.len() > 12, "the run produced passwords and tokens to look for");
 
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = log_text();
     assert!(logs.contains("answered"), "the request log was captured");
     assert!(logs.lines().count() > 12, "{logs}");
     for secret in &secrets {

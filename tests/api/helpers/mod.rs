@@ -378,8 +378,9 @@ impl TestApp {
         assert!(!request_id.is_empty());
         assert_eq!(headers["x-reqid"], request_id, "X-Reqid matches the envelope");
         assert_eq!(
-            body["request_id"], event["requestContext"]["requestId"],
-            "the API Gateway request id"
+            body["request_id"],
+            expected_request_id(event),
+            "the caller's or the gateway's id"
         );
         assert!(body["code"].is_i64() && body["message"].is_string(), "{body:#}");
         TestResponse {
@@ -420,6 +421,20 @@ impl TestApp {
             .collect();
         ids.sort();
         ids
+    }
+}
+
+/// The contract's rule, written out here on its own: the caller's
+/// `X-Reqid` when it is 1..=64 printable ASCII characters without spaces,
+/// else the API Gateway request id.
+fn expected_request_id(event: &Value) -> Value {
+    let caller = event["headers"]
+        .as_object()
+        .and_then(|headers| headers.iter().find(|(name, _)| name.eq_ignore_ascii_case("x-reqid")))
+        .and_then(|(_, value)| value.as_str());
+    match caller {
+        Some(id) if !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| (b'!'..=b'~').contains(&b)) => id.into(),
+        _ => event["requestContext"]["requestId"].clone(),
     }
 }
 
