@@ -2,9 +2,10 @@
 //! into each layer's settings. DynamoDB's region, credentials and endpoint
 //! are the standard AWS variables, read by `store::dynamodb_client`.
 
+use crate::domain::im_account::is_valid_im_username;
 use crate::edge::auth::KeyRing;
 use crate::edge::{AuthMode, EdgeSettings};
-use crate::im::{ImSettings, DEFAULT_IM_USERNAME_PREFIX};
+use crate::im::{AdminToken, ImSettings, MaximSettings, ProviderSettings, DEFAULT_IM_USERNAME_PREFIX};
 
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -56,12 +57,53 @@ impl Config {
             require_qiniu_date: flag("REQUIRE_QINIU_DATE")?,
         };
 
+        let username_prefix = var("IM_USERNAME_PREFIX").unwrap_or_else(|| DEFAULT_IM_USERNAME_PREFIX.into());
+        // Every username starts with the prefix, so it must be one the IM
+        // accepts at the start of a name.
+        if !is_valid_im_username(&format!("{username_prefix}x")) {
+            return Err(ConfigError(
+                "IM_USERNAME_PREFIX may hold only letters, digits, _ and CJK ideographs, \
+                 and must not start with mta or maxim (the IM's rule for usernames)"
+                    .into(),
+            ));
+        }
+        let provider = match set("IM_PROVIDER").map(|v| v.to_ascii_lowercase()).as_deref() {
+            None | Some("local") => ProviderSettings::Local,
+            Some("maxim") => ProviderSettings::Maxim(maxim_settings(&set)?),
+            Some(_) => return Err(ConfigError("IM_PROVIDER must be \"local\" or \"maxim\"".into())),
+        };
         let im = ImSettings {
-            username_prefix: var("IM_USERNAME_PREFIX").unwrap_or_else(|| DEFAULT_IM_USERNAME_PREFIX.into()),
+            username_prefix,
+            provider,
         };
 
         Ok(Config { users_table, edge, im })
     }
+}
+
+/// The Lanying IM settings, all required: a clear start-up error naming
+/// each missing one, never a silent fall-back to local accounts.
+fn maxim_settings(set: &impl Fn(&str) -> Option<String>) -> Result<MaximSettings, ConfigError> {
+    let names = ["MAXIM_API_URL", "MAXIM_APP_ID", "MAXIM_ADMIN_TOKEN"];
+    let missing: Vec<&str> = names.into_iter().filter(|name| set(name).is_none()).collect();
+    if !missing.is_empty() {
+        return Err(ConfigError(format!("IM_PROVIDER=maxim needs {}", missing.join(", "))));
+    }
+    let value = |name: &str| set(name).unwrap_or_default();
+    let api_url = value("MAXIM_API_URL").trim_end_matches('/').to_owned();
+    let is_url = api_url
+        .parse::<lambda_http::http::Uri>()
+        .is_ok_and(|uri| matches!(uri.scheme_str(), Some("http" | "https")) && uri.host().is_some());
+    if !is_url {
+        return Err(ConfigError(
+            "MAXIM_API_URL must be an http(s) URL, like https://s-1-3-s-api.maximtop.cn".into(),
+        ));
+    }
+    Ok(MaximSettings {
+        api_url,
+        app_id: value("MAXIM_APP_ID"),
+        admin_token: AdminToken::new(value("MAXIM_ADMIN_TOKEN")),
+    })
 }
 
 #[cfg(test)]
@@ -108,6 +150,57 @@ mod tests {
     fn malformed_keys_stop_start_up_without_echoing_secrets() {
         let err = config(&[("USERS_TABLE", "t"), ("QINIU_KEYS", "ak:sk-secret,oops")]).unwrap_err();
         assert!(err.0.contains("QINIU_KEYS") && !err.0.contains("sk-secret"));
+    }
+
+    #[test]
+    fn the_im_provider_is_local_unless_maxim_is_asked_for() {
+        let c = config(&[("USERS_TABLE", "t")]).unwrap();
+        assert!(matches!(c.im.provider, ProviderSettings::Local));
+        let c = config(&[("USERS_TABLE", "t"), ("IM_PROVIDER", "LOCAL")]).unwrap();
+        assert!(matches!(c.im.provider, ProviderSettings::Local));
+        let err = config(&[("USERS_TABLE", "t"), ("IM_PROVIDER", "other")]).unwrap_err();
+        assert!(err.0.contains("IM_PROVIDER"));
+    }
+
+    #[test]
+    fn maxim_needs_its_three_settings_and_names_the_missing_ones() {
+        let err = config(&[("USERS_TABLE", "t"), ("IM_PROVIDER", "maxim"), ("MAXIM_APP_ID", "a")]).unwrap_err();
+        assert_eq!(err.0, "IM_PROVIDER=maxim needs MAXIM_API_URL, MAXIM_ADMIN_TOKEN");
+        let full = [
+            ("USERS_TABLE", "t"),
+            ("IM_PROVIDER", "maxim"),
+            ("MAXIM_API_URL", "https://im.example.com/"),
+            ("MAXIM_APP_ID", "app"),
+            ("MAXIM_ADMIN_TOKEN", "tok-secret"),
+        ];
+        let c = config(&full).unwrap();
+        let ProviderSettings::Maxim(maxim) = c.im.provider else {
+            panic!("maxim settings")
+        };
+        assert_eq!(
+            (maxim.api_url.as_str(), maxim.app_id.as_str()),
+            ("https://im.example.com", "app")
+        );
+        assert!(!format!("{maxim:?}").contains("tok-secret"));
+        let mut bad_url = full;
+        bad_url[2] = ("MAXIM_API_URL", "im.example.com");
+        assert!(config(&bad_url).unwrap_err().0.contains("MAXIM_API_URL"));
+    }
+
+    #[test]
+    fn the_im_username_prefix_must_be_one_the_im_accepts() {
+        for bad in ["q-l", "mta", "maxim_", "q l"] {
+            assert!(
+                config(&[("USERS_TABLE", "t"), ("IM_USERNAME_PREFIX", bad)]).is_err(),
+                "{bad}"
+            );
+        }
+        for good in ["", "ql", "用户_", "1"] {
+            assert!(
+                config(&[("USERS_TABLE", "t"), ("IM_USERNAME_PREFIX", good)]).is_ok(),
+                "{good}"
+            );
+        }
     }
 
     #[test]

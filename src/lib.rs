@@ -23,9 +23,10 @@ use im::ImAccounts;
 use store::Store;
 use usecases::UserService;
 
-/// The function, wired from its configuration and a DynamoDB client.
-pub fn build_app(config: Config, client: aws_sdk_dynamodb::Client) -> App {
+/// The function, wired from its configuration and a DynamoDB client. Fails
+/// only if the IM client cannot load the system's trust roots.
+pub fn build_app(config: Config, client: aws_sdk_dynamodb::Client) -> std::io::Result<App> {
     let store = Store::new(client, config.users_table);
-    let im = ImAccounts::new(config.im, store.clone());
-    App::new(config.edge, UserService::new(store, im))
+    let im = ImAccounts::new(config.im, store.clone())?;
+    Ok(App::new(config.edge, UserService::new(store, im)))
 }

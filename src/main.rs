@@ -15,7 +15,7 @@ async fn main() -> Result<(), Error> {
 
     let config = Config::from_env().inspect_err(|e| tracing::error!("configuration error: {}", ErrorChain(e)))?;
     let client = store::dynamodb_client().inspect_err(|e| tracing::error!("configuration error: {e}"))?;
-    let app = build_app(config, client);
+    let app = build_app(config, client).inspect_err(|e| tracing::error!("start-up error: {e}"))?;
     app.warm_up(WARM_UP_LIMIT).await;
 
     edge::lambda::run(&app).await

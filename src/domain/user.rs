@@ -70,15 +70,66 @@ impl User {
         }
     }
 
+    /// An IM account that is still pending shows `im_userid` 0 and empty
+    /// credentials, as the original service showed one whose IM
+    /// registration failed: a client is never handed a login that does
+    /// not work yet.
     pub fn profile(&self) -> UserProfile<'_> {
+        let (im_username, im_password) = if self.im.is_pending() {
+            ("", "")
+        } else {
+            (self.im.im_username.as_str(), self.im.im_password.as_str())
+        };
         UserProfile {
             user_id: self.user_id.as_str(),
             nick: &self.nick,
             avatar: &self.avatar,
             im_userid: self.im.im_userid,
-            im_username: &self.im.im_username,
-            im_password: &self.im.im_password,
+            im_username,
+            im_password,
             extends: &self.extends,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(im_userid: i64) -> User {
+        User {
+            user_id: UserId::parse("u".into(), "user_id").unwrap(),
+            nick: "n".into(),
+            avatar: String::new(),
+            extends: Extends::new(),
+            im: ImAccount {
+                im_userid,
+                im_username: "qlu".into(),
+                im_password: "secret-password-24-chars".into(),
+            },
+        }
+    }
+
+    #[test]
+    fn a_profile_shows_the_im_login_and_info_does_not() {
+        let user = user(42);
+        let profile = serde_json::to_value(user.profile()).unwrap();
+        assert_eq!(
+            (profile["im_userid"].as_i64(), profile["im_username"].as_str()),
+            (Some(42), Some("qlu"))
+        );
+        assert_eq!(profile["im_password"], "secret-password-24-chars");
+        let info = serde_json::to_value(user.info()).unwrap();
+        assert!(info.get("im_password").is_none() && info.get("im_username").is_none());
+    }
+
+    #[test]
+    fn a_pending_im_account_is_shown_without_credentials() {
+        let profile = serde_json::to_value(user(0).profile()).unwrap();
+        assert_eq!(profile["im_userid"], 0);
+        assert_eq!(
+            (profile["im_username"].as_str(), profile["im_password"].as_str()),
+            (Some(""), Some(""))
+        );
     }
 }

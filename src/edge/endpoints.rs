@@ -26,19 +26,20 @@ enum View {
 pub struct Input<'a> {
     pub query: Option<&'a str>,
     pub body: &'a [u8],
-    /// When batch writes must stop retrying, to report what is pending.
-    pub writes_end: Instant,
+    /// When the use case must stop working (retries, IM calls) so that the
+    /// reply still makes it within the request's time.
+    pub work_end: Instant,
 }
 
 pub async fn call(users: &UserService, route: Route<'_>, input: Input<'_>) -> Result<Data, ApiError> {
     match route {
         Route::Register => {
-            users.register(&input::new_user(input.body)?).await?;
+            users.register(&input::new_user(input.body)?, input.work_end).await?;
             Ok(None)
         }
         Route::RegisterBatch => {
             let batch = input::new_users(input.body)?;
-            let report = users.register_batch(&batch, input.writes_end).await?;
+            let report = users.register_batch(&batch, input.work_end).await?;
             if report.not_registered.is_empty() {
                 Ok(None)
             } else {
@@ -51,15 +52,15 @@ pub async fn call(users: &UserService, route: Route<'_>, input: Input<'_>) -> Re
             users.update(&user_id, &changes).await?;
             Ok(None)
         }
-        Route::Info(segment) => one(users, segment, View::Info).await,
-        Route::Profile(segment) => one(users, segment, View::Profile).await,
+        Route::Info(segment) => one(users, segment, input.work_end, View::Info).await,
+        Route::Profile(segment) => one(users, segment, input.work_end, View::Profile).await,
         Route::Infos => many(users, input, View::Info).await,
         Route::Profiles => many(users, input, View::Profile).await,
     }
 }
 
-async fn one(users: &UserService, segment: &str, view: View) -> Result<Data, ApiError> {
-    let user = users.user(&path_user_id(segment)?).await?;
+async fn one(users: &UserService, segment: &str, end: Instant, view: View) -> Result<Data, ApiError> {
+    let user = users.user(&path_user_id(segment)?, end).await?;
     let data = match view {
         View::Info => to_raw_value(&user.info()),
         View::Profile => to_raw_value(&user.profile()),
@@ -71,7 +72,7 @@ async fn one(users: &UserService, segment: &str, view: View) -> Result<Data, Api
 /// out.
 async fn many(users: &UserService, input: Input<'_>, view: View) -> Result<Data, ApiError> {
     let ids = input::user_ids(input.query, input.body)?;
-    let found = users.users(&ids).await?;
+    let found = users.users(&ids, input.work_end).await?;
     let data = match view {
         View::Info => to_raw_value(&found.iter().map(User::info).collect::<Vec<_>>()),
         View::Profile => to_raw_value(&found.iter().map(User::profile).collect::<Vec<_>>()),

@@ -29,9 +29,10 @@ use tracing::Instrument;
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// Far above what API Gateway forwards (10 KiB); a bound for other callers.
 pub const MAX_HEADER_BYTES: usize = 16 * 1024;
-/// Batch writes stop retrying this long before the budget ends, so that the
-/// users still pending are reported in `data` rather than lost in a 503.
-const WRITE_MARGIN: Duration = Duration::from_millis(300);
+/// Use cases stop working (batch write retries, IM calls) this long before
+/// the budget ends, so that what they did is reported rather than lost in
+/// a 503.
+const WORK_MARGIN: Duration = Duration::from_millis(300);
 
 /// How the edge treats requests, from the configuration.
 #[derive(Clone, Debug)]
@@ -89,7 +90,7 @@ impl App {
         match tokio::time::timeout(limit, self.users.warm_up()).await {
             Ok(Ok(())) => tracing::info!(
                 elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
-                "ready: DynamoDB connection open, IM ids leased"
+                "ready: DynamoDB connection open"
             ),
             Ok(Err(e)) => tracing::warn!(
                 error = %crate::telemetry::ErrorChain(&e),
@@ -153,7 +154,7 @@ impl App {
         let input = endpoints::Input {
             query: request.uri().query(),
             body,
-            writes_end: budget_end.checked_sub(WRITE_MARGIN).unwrap_or(budget_end),
+            work_end: budget_end.checked_sub(WORK_MARGIN).unwrap_or(budget_end),
         };
         endpoints::call(&self.users, route, input).await
     }

@@ -1,9 +1,9 @@
 //! IM accounts this service issues itself, for running without an IM
 //! server (the default): `im_userid` from blocks leased from a counter in
-//! the users table, `im_username` = prefix + user id, a random password.
+//! the users table, the username from `im_username`, a random password.
 
 use super::ImError;
-use crate::domain::im_account::random_password;
+use crate::domain::im_account::{im_username, random_password};
 use crate::domain::{ImAccount, UserId};
 use crate::store::Store;
 use tokio::sync::Mutex;
@@ -46,7 +46,7 @@ impl SelfIssuedIm {
             .map(|(user_id, im_userid)| {
                 Ok(ImAccount {
                     im_userid,
-                    im_username: format!("{}{}", self.username_prefix, user_id),
+                    im_username: im_username(&self.username_prefix, user_id),
                     im_password: random_password().map_err(|e| ImError::Other(e.into()))?,
                 })
             })

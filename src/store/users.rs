@@ -108,4 +108,42 @@ impl Store {
             Err(e) => Err(StoreError::from_sdk("UpdateItem", e)),
         }
     }
+
+    /// Records the IM user id of a user whose IM account was pending. Only
+    /// for the account with this password, so that an id is never attached
+    /// to credentials it does not belong to; `Conflict` otherwise. Setting
+    /// the same id twice (two requests completing one account) is harmless.
+    pub async fn record_im_userid(&self, id: &UserId, im_password: &str, im_userid: i64) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(user_key(id)))
+            .update_expression("SET #im_userid = :im_userid")
+            .condition_expression("#im_password = :im_password")
+            .expression_attribute_names("#im_userid", IM_USERID)
+            .expression_attribute_names("#im_password", IM_PASSWORD)
+            .expression_attribute_values(":im_userid", number(im_userid))
+            .expression_attribute_values(":im_password", AttributeValue::S(im_password.to_owned()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if failed_condition(&e) => Err(StoreError::Conflict),
+            Err(e) => Err(StoreError::from_sdk("UpdateItem(im_userid)", e)),
+        }
+    }
+
+    /// One cheap read, to open the connection (TCP and TLS) during Lambda's
+    /// init rather than in the first request.
+    pub async fn touch(&self) -> Result<(), StoreError> {
+        self.client
+            .get_item()
+            .table_name(&self.table)
+            .key(PK, AttributeValue::S(IM_COUNTER_KEY.into()))
+            .send()
+            .await
+            .map_err(|e| StoreError::from_sdk("GetItem", e))?;
+        Ok(())
+    }
 }

@@ -9,8 +9,19 @@ mod update;
 
 pub use register_batch::{BatchRegistration, Reason};
 
+use crate::domain::{ImAccount, UserId};
 use crate::im::{ImAccounts, ImError};
 use crate::store::{BoxError, Store, StoreError};
+use crate::telemetry::ErrorChain;
+use std::time::{Duration, Instant};
+
+/// How long a register may spend on the IM step, retries included, before
+/// the user is left with its account pending (and the reply sent).
+const IM_STEP_ON_REGISTER: Duration = Duration::from_secs(4);
+/// How long a read may spend completing pending IM accounts.
+const IM_STEP_ON_READ: Duration = Duration::from_millis(1_500);
+/// IM calls in flight at once for one request (batch register, batch reads).
+const IM_CONCURRENCY: usize = 16;
 
 /// The user service: every endpoint's logic over one table and one IM
 /// provider.
@@ -55,7 +66,8 @@ impl From<ImError> for ServiceError {
     fn from(error: ImError) -> Self {
         match error {
             ImError::Store(error) => error.into(),
-            ImError::Other(_) => ServiceError::Internal(error.into()),
+            ImError::Maxim(_) if error.is_unavailable() => ServiceError::Unavailable(error.into()),
+            ImError::Maxim(_) | ImError::Other(_) => ServiceError::Internal(error.into()),
         }
     }
 }
@@ -66,10 +78,61 @@ impl UserService {
     }
 
     /// Work worth doing during Lambda's init, before any request: opens the
-    /// DynamoDB connection and readies the IM provider.
+    /// DynamoDB connection, leasing the first IM-id block when ids are
+    /// issued here.
     pub async fn warm_up(&self) -> Result<(), ServiceError> {
-        Ok(self.im.warm_up().await?)
+        match &self.im {
+            ImAccounts::SelfIssued(im) => im.lease_first_block().await?,
+            ImAccounts::Maxim(_) => self.store.touch().await?,
+        }
+        Ok(())
     }
+
+    /// Makes a stored user's pending IM account real (registered or adopted
+    /// in the IM, until `end` at the latest) and records its IM user id.
+    /// Best effort: the user is stored either way, and on failure stays
+    /// pending for a later read to complete; the failure is logged here,
+    /// where it stops being an error.
+    async fn complete_im_account(&self, user_id: &UserId, account: &ImAccount, end: Instant) -> ImStep {
+        let im_userid = match self.im.complete(account, end).await {
+            Ok(Some(im_userid)) => im_userid,
+            Ok(None) => return ImStep::Pending { im_unavailable: false },
+            Err(error) if error.is_unavailable() => {
+                tracing::warn!(%user_id, error = %ErrorChain(&error), "IM unavailable: the IM account stays pending");
+                return ImStep::Pending { im_unavailable: true };
+            }
+            Err(error) => {
+                tracing::error!(%user_id, error = %ErrorChain(&error), "IM refused: the IM account stays pending");
+                return ImStep::Pending { im_unavailable: false };
+            }
+        };
+        match self
+            .store
+            .record_im_userid(user_id, &account.im_password, im_userid)
+            .await
+        {
+            Ok(()) => ImStep::Completed(im_userid),
+            Err(error) => {
+                tracing::warn!(%user_id, error = %ErrorChain(&error), "could not record the IM user id: it stays pending");
+                ImStep::Pending { im_unavailable: false }
+            }
+        }
+    }
+}
+
+/// How completing a pending IM account went.
+enum ImStep {
+    Completed(i64),
+    /// Still pending; `im_unavailable` when the IM did not answer (rather
+    /// than refused, or there is no IM to ask).
+    Pending {
+        im_unavailable: bool,
+    },
+}
+
+/// `now + limit`, but never past `end`.
+fn until(limit: Duration, end: Instant) -> Instant {
+    (Instant::now() + limit).min(end)
 }
 
 /// The IM provider returned fewer accounts than users.

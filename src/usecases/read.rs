@@ -1,19 +1,46 @@
 //! `GET /server/user/info|profile/{user_id}` and `GET /server/user/infos|profiles`.
 
-use super::{ServiceError, UserService};
+use super::{until, ImStep, ServiceError, UserService, IM_CONCURRENCY, IM_STEP_ON_READ};
 use crate::domain::{User, UserId};
+use futures_util::stream::{self, StreamExt};
+use std::time::Instant;
 
 impl UserService {
-    /// One user; `NotFound` if there is none.
-    pub async fn user(&self, user_id: &UserId) -> Result<User, ServiceError> {
-        self.store.get_user(user_id).await?.ok_or(ServiceError::NotFound)
+    /// One user; `NotFound` if there is none. A pending IM account is
+    /// completed first, if the IM answers in time.
+    pub async fn user(&self, user_id: &UserId, end: Instant) -> Result<User, ServiceError> {
+        let mut user = self.store.get_user(user_id).await?.ok_or(ServiceError::NotFound)?;
+        self.complete_pending(std::slice::from_mut(&mut user), end).await;
+        Ok(user)
     }
 
     /// The users among `user_ids` (already free of repeats), in that order;
-    /// unknown ids are left out.
-    pub async fn users(&self, user_ids: &[UserId]) -> Result<Vec<User>, ServiceError> {
+    /// unknown ids are left out. Pending IM accounts are completed first,
+    /// several at a time, if the IM answers in time.
+    pub async fn users(&self, user_ids: &[UserId], end: Instant) -> Result<Vec<User>, ServiceError> {
         let ids: Vec<&UserId> = user_ids.iter().collect();
         let mut found = self.store.get_users(&ids).await?;
-        Ok(user_ids.iter().filter_map(|id| found.remove(id)).collect())
+        let mut users: Vec<User> = user_ids.iter().filter_map(|id| found.remove(id)).collect();
+        self.complete_pending(&mut users, end).await;
+        Ok(users)
+    }
+
+    async fn complete_pending(&self, users: &mut [User], end: Instant) {
+        let end = until(IM_STEP_ON_READ, end);
+        let completions: Vec<_> = users
+            .iter_mut()
+            .filter(|user| user.im.is_pending())
+            .map(|user| self.complete_for_read(user, end))
+            .collect();
+        stream::iter(completions)
+            .buffer_unordered(IM_CONCURRENCY)
+            .collect::<Vec<()>>()
+            .await;
+    }
+
+    async fn complete_for_read(&self, user: &mut User, end: Instant) {
+        if let ImStep::Completed(im_userid) = self.complete_im_account(&user.user_id, &user.im, end).await {
+            user.im.im_userid = im_userid;
+        }
     }
 }

@@ -2,12 +2,15 @@
 //! Users that were not (or not only) registered are reported, each with
 //! its [`Reason`]; this is the only place the reasons are written.
 
-use super::{AccountsMissing, ServiceError, UserService};
-use crate::domain::{NewUser, UserId};
+use super::{until, AccountsMissing, ImStep, ServiceError, UserService, IM_CONCURRENCY, IM_STEP_ON_REGISTER};
+use crate::domain::{ImAccount, NewUser, UserId};
+use crate::store::StoreError;
 use crate::telemetry::ErrorChain;
 use futures_util::future::join;
+use futures_util::stream::{self, StreamExt};
 use serde::{Serialize, Serializer};
 use std::collections::{BTreeMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 /// Why a user of a batch is in the reply's `data`.
@@ -21,6 +24,9 @@ pub enum Reason {
     Unavailable,
     /// DynamoDB refused the write in a way retrying does not cure.
     Failed,
+    /// Registered, but the IM could not be reached in time: its IM account
+    /// is completed when the user is next read.
+    ImPending,
 }
 
 impl Reason {
@@ -30,6 +36,7 @@ impl Reason {
             Reason::Repeated => "repeated in this request: only its first occurrence was registered",
             Reason::Unavailable => "not written: database unavailable, try again",
             Reason::Failed => "not written: unexpected database error",
+            Reason::ImPending => "registered; its IM account is pending and is completed when the user is next read",
         }
     }
 }
@@ -50,16 +57,12 @@ pub struct BatchRegistration {
 impl UserService {
     /// Registers every new user of `users` (1..=200, already validated).
     /// Repeats register once, from their first occurrence; users already
-    /// stored are left alone. Writes stop retrying at `writes_end`, so that
-    /// users still pending are reported rather than lost to a timeout.
+    /// stored are left alone and make no IM call. Work stops at `end`, so
+    /// that users still pending are reported rather than lost to a timeout.
     ///
     /// Fails as a whole only if the existence check or the IM accounts
     /// cannot be had; then nothing is written.
-    pub async fn register_batch(
-        &self,
-        users: &[NewUser],
-        writes_end: Instant,
-    ) -> Result<BatchRegistration, ServiceError> {
+    pub async fn register_batch(&self, users: &[NewUser], end: Instant) -> Result<BatchRegistration, ServiceError> {
         let mut report = BatchRegistration::default();
         let mut seen = HashSet::with_capacity(users.len());
         let mut first_occurrences: Vec<&NewUser> = Vec::with_capacity(users.len());
@@ -84,7 +87,7 @@ impl UserService {
             };
             return Err(ServiceError::Internal(missing.into()));
         }
-        let to_write: Vec<_> = first_occurrences
+        let new_users: Vec<(&NewUser, ImAccount)> = first_occurrences
             .into_iter()
             .zip(accounts)
             .filter(|(user, _)| !existing.contains(&user.user_id))
@@ -93,26 +96,98 @@ impl UserService {
             report.not_registered.insert(id, Reason::AlreadyExists);
         }
 
-        if !to_write.is_empty() {
-            for not_written in self.store.put_users(&to_write, writes_end).await {
-                let reason = if not_written.cause.is_unavailable() {
-                    Reason::Unavailable
-                } else {
-                    Reason::Failed
-                };
-                // Logged here, where the failure becomes part of the reply.
-                tracing::warn!(
-                    users = not_written.user_ids.len(),
-                    reason = reason.as_str(),
-                    error = %ErrorChain(&not_written.cause),
-                    "batch register could not write some users"
-                );
-                for id in not_written.user_ids {
-                    report.not_registered.insert(id, reason);
+        let outcomes = if new_users.iter().any(|(_, account)| account.is_pending()) {
+            self.claim_each(new_users, end).await
+        } else {
+            self.write_all(&new_users, end).await
+        };
+        report.not_registered.extend(outcomes);
+        Ok(report)
+    }
+
+    /// Complete accounts need no IM step: all users are written with
+    /// `BatchWriteItem`, 25 per call, all calls at once. `BatchWriteItem`
+    /// takes no condition, so a user registered by another request between
+    /// the existence check and this write is overwritten (the one race
+    /// left; the single register cannot lose it).
+    async fn write_all(&self, new_users: &[(&NewUser, ImAccount)], end: Instant) -> Vec<(UserId, Reason)> {
+        let mut outcomes = Vec::new();
+        if new_users.is_empty() {
+            return outcomes;
+        }
+        for not_written in self.store.put_users(new_users, end).await {
+            let reason = reason_for(&not_written.cause);
+            // Logged here, where the failure becomes part of the reply.
+            tracing::warn!(
+                users = not_written.user_ids.len(),
+                reason = reason.as_str(),
+                error = %ErrorChain(&not_written.cause),
+                "batch register could not write some users"
+            );
+            outcomes.extend(not_written.user_ids.into_iter().map(|id| (id, reason)));
+        }
+        outcomes
+    }
+
+    /// Pending accounts must reach the IM from exactly one request, so each
+    /// user is claimed with its own conditional write, as a single register
+    /// is, then registered in the IM: 16 users at a time. Once the IM has
+    /// failed to answer, the rest are stored with their accounts pending
+    /// rather than each waiting for it in turn.
+    async fn claim_each(&self, new_users: Vec<(&NewUser, ImAccount)>, end: Instant) -> Vec<(UserId, Reason)> {
+        let im_down = AtomicBool::new(false);
+        // Made first and polled 16 at a time: the futures of a named async
+        // fn, rather than a closure's, keep the handler's future `Send`.
+        let claims: Vec<_> = new_users
+            .into_iter()
+            .map(|(user, account)| self.claim_one(user, account, end, &im_down))
+            .collect();
+        let outcomes: Vec<Option<(UserId, Reason)>> =
+            stream::iter(claims).buffer_unordered(IM_CONCURRENCY).collect().await;
+        outcomes.into_iter().flatten().collect()
+    }
+
+    /// One user of [`Self::claim_each`]: `None` when it was registered with
+    /// a complete IM account.
+    async fn claim_one(
+        &self,
+        user: &NewUser,
+        account: ImAccount,
+        end: Instant,
+        im_down: &AtomicBool,
+    ) -> Option<(UserId, Reason)> {
+        let user_id = user.user_id.clone();
+        if Instant::now() >= end {
+            return Some((user_id, Reason::Unavailable));
+        }
+        match self.store.create_user(user, &account).await {
+            Ok(()) if im_down.load(Ordering::Relaxed) => Some((user_id, Reason::ImPending)),
+            Ok(()) => match self
+                .complete_im_account(&user_id, &account, until(IM_STEP_ON_REGISTER, end))
+                .await
+            {
+                ImStep::Completed(_) => None,
+                ImStep::Pending { im_unavailable } => {
+                    if im_unavailable {
+                        im_down.store(true, Ordering::Relaxed);
+                    }
+                    Some((user_id, Reason::ImPending))
                 }
+            },
+            Err(StoreError::Conflict) => Some((user_id, Reason::AlreadyExists)),
+            Err(error) => {
+                tracing::warn!(%user_id, error = %ErrorChain(&error), "batch register could not claim a user");
+                Some((user_id, reason_for(&error)))
             }
         }
-        Ok(report)
+    }
+}
+
+fn reason_for(cause: &StoreError) -> Reason {
+    if cause.is_unavailable() {
+        Reason::Unavailable
+    } else {
+        Reason::Failed
     }
 }
 

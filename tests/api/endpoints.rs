@@ -20,7 +20,8 @@ async fn register_creates_the_user_and_its_im_account() {
     assert_eq!(data["avatar"], "http://x/a.png");
     assert_eq!(data["extends"], json!({"age": "18"}));
     assert!(data["im_userid"].as_i64().unwrap() > 0, "im_userid is a JSON integer");
-    assert_eq!(data["im_username"], "qluser-1");
+    // `-` is not allowed in IM usernames: the id is escaped (`_2d_`).
+    assert_eq!(data["im_username"], "ql__user_2d_1");
     assert!(data["im_password"].as_str().unwrap().chars().count() >= 16);
 }
 
@@ -144,6 +145,25 @@ async fn a_user_id_with_reserved_characters_works_through_its_percent_encoded_pa
     .await
     .assert_ok();
     assert_eq!(app.profile(id).await.data()["nick"], "n");
+}
+
+#[tokio::test]
+async fn im_usernames_are_the_prefix_and_the_id_when_the_im_accepts_it_else_an_escape() {
+    let app = spawn_app().await;
+    let cases = [
+        ("alice_01", "qlalice_01"),
+        ("用户", "ql用户"),
+        ("a-b", "ql__a_2d_b"),
+        ("me@example.com", "ql__me_40_example_2e_com"),
+        ("a b", "ql__a_20_b"),
+        ("__x", "ql______x"),
+    ];
+    for (user_id, _) in cases {
+        app.register(json!({"user_id": user_id})).await.assert_ok();
+    }
+    for (user_id, username) in cases {
+        assert_eq!(app.profile(user_id).await.data()["im_username"], username, "{user_id}");
+    }
 }
 
 #[tokio::test]

@@ -2,7 +2,6 @@
 //! with the contract's status, code and message.
 
 use crate::helpers::{spawn_app, spawn_app_with, TestApp, TestRequest, AK, SK};
-use qnlive_user_api::build_app;
 use serde_json::json;
 
 #[tokio::test]
@@ -176,7 +175,7 @@ async fn an_unreachable_database_is_503_with_code_602() {
         aws_sdk_dynamodb::Client::from_conf(client.config().to_builder().endpoint_url("http://127.0.0.1:9").build());
     let table = crate::helpers::unique("unreachable");
     let app = TestApp {
-        app: build_app(
+        app: crate::helpers::build_test_app(
             crate::helpers::config(&table, &[("AUTH_DISABLED", "true")]),
             dead.clone(),
         ),
@@ -204,7 +203,7 @@ async fn an_unexpected_failure_is_500_internal_error_without_details() {
     let client = crate::helpers::client().await;
     let table = crate::helpers::unique("missing");
     let app = TestApp {
-        app: build_app(
+        app: crate::helpers::build_test_app(
             crate::helpers::config(&table, &[("AUTH_DISABLED", "true")]),
             client.clone(),
         ),

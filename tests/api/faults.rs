@@ -71,7 +71,8 @@ async fn every_register_that_returned_200_is_readable_with_one_im_identity() {
             .await
             .unwrap()
             .unwrap_or_else(|| panic!("{id} was lost"));
-        assert_eq!(user.im.im_username, format!("ql{id}"));
+        // `user-1-2` escaped into the IM's alphabet: `ql__user_2d_1_2d_2`.
+        assert_eq!(user.im.im_username, format!("ql__{}", id.replace('-', "_2d_")));
         assert!(user.im.im_password.len() >= 16);
         assert!(im_ids.insert(user.im.im_userid), "{id} shares its im_userid");
     }

@@ -56,7 +56,7 @@ async fn the_callers_x_reqid_is_on_every_log_line_of_its_request() {
     // A table that does not exist: the request logs its error, then its
     // answer.
     let config = crate::helpers::config(&crate::helpers::unique("missing"), &[("AUTH_DISABLED", "true")]);
-    let app = qnlive_user_api::build_app(config, crate::helpers::client().await);
+    let app = crate::helpers::build_test_app(config, crate::helpers::client().await);
     let request = TestRequest::get("/server/user/info/u").header("X-Reqid", "log-join-4b1d");
     let response = app.handle(lambda_http::Request::from(
         serde_json::from_value::<lambda_http::request::LambdaRequest>(request.event()).unwrap(),
@@ -122,6 +122,46 @@ async fn logs_at_trace_hold_no_secret_key_authorization_or_im_password() {
     let logs = log_text();
     assert!(logs.contains("answered"), "the request log was captured");
     assert!(logs.lines().count() > 12, "{logs}");
+    for secret in &secrets {
+        assert!(!logs.contains(secret.as_str()), "a secret reached the log: {secret}");
+    }
+}
+
+#[tokio::test]
+async fn with_lanying_im_logs_hold_no_admin_token_and_no_im_password() {
+    use crate::helpers::fake_im::{Call, Fault};
+    captured_logs();
+    let (app, im) = crate::helpers::spawn_maxim_app().await;
+    // Success, adoption, a refusal, an outage, and the repairs after them:
+    // every log line the IM step can write.
+    im.preexisting("qladopted", "OldPassw0rd!");
+    im.inject(Some(Call::Register), Fault::Code(10008), 1);
+    for id in ["refused", "adopted", "fine"] {
+        app.register(json!({"user_id": id})).await.assert_ok();
+    }
+    im.set_down(true).await;
+    app.register(json!({"user_id": "outage"})).await.assert_ok();
+    app.send(TestRequest::post(
+        "/server/user/register/batch",
+        &json!([{"user_id": "outage2"}]),
+    ))
+    .await
+    .assert_ok();
+    app.profile("outage").await.assert_ok();
+    im.set_down(false).await;
+
+    let mut secrets = vec![crate::helpers::IM_ADMIN_TOKEN.to_owned(), "OldPassw0rd!".to_owned()];
+    for id in ["refused", "adopted", "fine", "outage", "outage2"] {
+        let profile = app.profile(id).await;
+        let password = profile.data()["im_password"].as_str().unwrap().to_owned();
+        assert!(password.len() >= 16, "{id} is complete now");
+        secrets.push(password);
+    }
+    let logs = log_text();
+    assert!(
+        logs.contains("IM unavailable") && logs.contains("IM refused"),
+        "the failures were logged"
+    );
     for secret in &secrets {
         assert!(!logs.contains(secret.as_str()), "a secret reached the log: {secret}");
     }

@@ -18,5 +18,6 @@ mod errors;
 mod events;
 mod faults;
 mod logs;
+mod maxim;
 mod properties;
 mod qiniu_sdk;

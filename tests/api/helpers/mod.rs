@@ -3,6 +3,7 @@
 //! same way Lambda feeds the deployed function.
 
 pub mod event;
+pub mod fake_im;
 pub mod fault_proxy;
 
 pub use event::HttpApiEvent;
@@ -68,16 +69,39 @@ pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
     let store = Store::new(client.clone(), &table);
     store.create_table().await.expect("create the test table");
     TestApp {
-        app: build_app(config(&table, vars), client),
+        app: build_test_app(config(&table, vars), client),
         store,
         table,
     }
+}
+
+pub const IM_APP_ID: &str = "qnlive-test-app";
+pub const IM_ADMIN_TOKEN: &str = "im-admin-token-5c1e9a";
+
+/// A fresh table, a fake Lanying IM, and an app that registers users in it
+/// (`IM_PROVIDER=maxim`).
+pub async fn spawn_maxim_app() -> (TestApp, fake_im::FakeIm) {
+    let im = fake_im::FakeIm::start(IM_APP_ID, IM_ADMIN_TOKEN).await;
+    let app = spawn_app_with(&[
+        ("QINIU_KEYS", &format!("{AK}:{SK}")),
+        ("IM_PROVIDER", "maxim"),
+        ("MAXIM_API_URL", &im.base_url()),
+        ("MAXIM_APP_ID", IM_APP_ID),
+        ("MAXIM_ADMIN_TOKEN", IM_ADMIN_TOKEN),
+    ])
+    .await;
+    (app, im)
 }
 
 /// A fresh table, and an app whose DynamoDB calls go through `endpoint`
 /// (a fault proxy); `store` and `stored_user_ids` still read directly.
 pub async fn spawn_app_behind(endpoint: &str) -> TestApp {
     spawn_app().await.behind(endpoint).await
+}
+
+/// The function as `main.rs` builds it.
+pub fn build_test_app(config: Config, client: aws_sdk_dynamodb::Client) -> App {
+    build_app(config, client).expect("the app builds (the system's trust roots load)")
 }
 
 pub fn config(table: &str, vars: &[(&str, &str)]) -> Config {
@@ -330,7 +354,7 @@ impl TestApp {
     }
 
     fn app_on_same_table(&self, client: aws_sdk_dynamodb::Client) -> App {
-        build_app(config(&self.table, &[("QINIU_KEYS", &format!("{AK}:{SK}"))]), client)
+        build_test_app(config(&self.table, &[("QINIU_KEYS", &format!("{AK}:{SK}"))]), client)
     }
 
     pub async fn send(&self, request: TestRequest) -> TestResponse {
