@@ -13,6 +13,7 @@ use lambda_http::http::HeaderMap;
 use sha1::Sha1;
 use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
+use time::{Date, Month, Time, UtcDateTime};
 
 type HmacSha1 = Hmac<Sha1>;
 
@@ -211,13 +212,6 @@ pub fn signing_data(method: &str, path: &str, query: Option<&str>, headers: &Hea
     data
 }
 
-/// `urlsafe_base64(hmac_sha1(secret, data))`, padded, as the SDKs send it.
-pub fn sign(secret: &SecretKey, data: &[u8]) -> String {
-    let mut mac = HmacSha1::new_from_slice(&secret.0).expect("HMAC takes keys of any length");
-    mac.update(data);
-    base64::engine::general_purpose::URL_SAFE.encode(mac.finalize().into_bytes())
-}
-
 /// Go's `textproto.CanonicalMIMEHeaderKey`: upper-case the first letter and
 /// every letter after a `-`, lower-case the rest; a name with a byte that is
 /// not a header token character is returned unchanged.
@@ -244,68 +238,42 @@ fn is_token_byte(b: u8) -> bool {
 }
 
 /// Parses `YYYYMMDDTHHMMSSZ` (UTC) into seconds since the Unix epoch.
+/// `None` for any other shape, an impossible date or time, or a time
+/// before 1970.
 pub fn parse_qiniu_date(value: &[u8]) -> Option<u64> {
     if value.len() != 16 || value[8] != b'T' || value[15] != b'Z' {
         return None;
     }
-    let number = |range: std::ops::Range<usize>| -> Option<u64> {
+    let number = |range: std::ops::Range<usize>| -> Option<u16> {
         let digits = &value[range];
         if !digits.iter().all(u8::is_ascii_digit) {
             return None;
         }
-        Some(digits.iter().fold(0, |n, d| n * 10 + u64::from(d - b'0')))
+        Some(digits.iter().fold(0, |n, d| n * 10 + u16::from(d - b'0')))
     };
-    let (year, month, day) = (number(0..4)?, number(4..6)?, number(6..8)?);
-    let (hour, minute, second) = (number(9..11)?, number(11..13)?, number(13..15)?);
-    if year < 1970 || !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
-        return None;
-    }
-    if hour > 23 || minute > 59 || second > 59 {
-        return None;
-    }
-    Some(days_since_epoch(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second)
+    let two_digits = |range| number(range).and_then(|n| u8::try_from(n).ok());
+    let month = Month::try_from(two_digits(4..6)?).ok()?;
+    let date = Date::from_calendar_date(i32::from(number(0..4)?), month, two_digits(6..8)?).ok()?;
+    let time = Time::from_hms(two_digits(9..11)?, two_digits(11..13)?, two_digits(13..15)?).ok()?;
+    u64::try_from(UtcDateTime::new(date, time).unix_timestamp()).ok()
 }
 
-fn is_leap_year(year: u64) -> bool {
-    (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400)
-}
-
-fn days_in_month(year: u64, month: u64) -> u64 {
-    match month {
-        2 if is_leap_year(year) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days from 1970-01-01 to the given date (proleptic Gregorian, year >= 1970).
-fn days_since_epoch(year: u64, month: u64, day: u64) -> u64 {
-    let days_before_year: u64 = (1970..year).map(|y| if is_leap_year(y) { 366 } else { 365 }).sum();
-    let days_before_month: u64 = (1..month).map(|m| days_in_month(year, m)).sum();
-    days_before_year + days_before_month + day - 1
-}
-
-/// Formats a time as `YYYYMMDDTHHMMSSZ`, the inverse of [`parse_qiniu_date`].
+/// Formats a time as `YYYYMMDDTHHMMSSZ`, the inverse of [`parse_qiniu_date`]
+/// (times before 1970 are formatted as 1970, after 9999 as the end of 9999).
 pub fn format_qiniu_date(time: SystemTime) -> String {
     let secs = time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let (mut days, rest) = (secs / 86_400, secs % 86_400);
-    let mut year = 1970;
-    while days >= if is_leap_year(year) { 366 } else { 365 } {
-        days -= if is_leap_year(year) { 366 } else { 365 };
-        year += 1;
-    }
-    let mut month = 1;
-    while days >= days_in_month(year, month) {
-        days -= days_in_month(year, month);
-        month += 1;
-    }
+    let t = i64::try_from(secs)
+        .ok()
+        .and_then(|secs| UtcDateTime::from_unix_timestamp(secs).ok())
+        .unwrap_or(UtcDateTime::MAX);
     format!(
-        "{year:04}{month:02}{:02}T{:02}{:02}{:02}Z",
-        days + 1,
-        rest / 3600,
-        rest % 3600 / 60,
-        rest % 60
+        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
     )
 }
 
@@ -396,5 +364,43 @@ mod tests {
         ] {
             assert_eq!(parse_qiniu_date(bad.as_bytes()), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn qiniu_dates_match_the_calendar() {
+        for (text, secs) in [
+            ("19700101T000000Z", 0),
+            ("19721231T235959Z", 94_694_399),
+            ("20000229T120000Z", 951_825_600),
+            ("20000301T000000Z", 951_868_800),
+            ("21000301T000000Z", 4_107_542_400),
+            ("99991231T235959Z", 253_402_300_799),
+        ] {
+            assert_eq!(parse_qiniu_date(text.as_bytes()), Some(secs), "{text}");
+            assert_eq!(format_qiniu_date(UNIX_EPOCH + Duration::from_secs(secs)), text);
+        }
+        for bad in [
+            "19691231T235959Z",
+            "00000101T000000Z",
+            "21000229T000000Z",
+            "20260001T000000Z",
+            "20260132T000000Z",
+        ] {
+            assert_eq!(parse_qiniu_date(bad.as_bytes()), None, "{bad}");
+        }
+        // Every day (at a moving time of day) from 1970 to 2200 round-trips.
+        for day in 0..84_000u64 {
+            let secs = day * 86_400 + day * 7 % 86_400;
+            let text = format_qiniu_date(UNIX_EPOCH + Duration::from_secs(secs));
+            assert_eq!(parse_qiniu_date(text.as_bytes()), Some(secs), "{text}");
+        }
+        assert_eq!(
+            format_qiniu_date(UNIX_EPOCH - Duration::from_secs(1)),
+            "19700101T000000Z"
+        );
+        assert_eq!(
+            format_qiniu_date(UNIX_EPOCH + Duration::from_secs(u64::MAX / 2)),
+            "99991231T235959Z"
+        );
     }
 }
