@@ -13,6 +13,7 @@ CARGO_LAMBDA_VERSION="1.9.2"        # PyPI, brings zig for cross builds
 QINIU_SDK_VERSION="7.18.0"          # PyPI, the official client the tests sign with
 CFN_LINT_VERSION="1.58.0"           # PyPI, lints template.yaml
 SAM_CLI_VERSION="1.170.0"           # PyPI, `sam validate --lint`
+QINIU_NODE_SDK_VERSION="7.15.2"     # npm qiniu, the official Node client tests/e2e/qiniu_node_client.js signs with
 VENV_DIR="$TOOLS_DIR/venv"
 
 # The development key pair (public on purpose; see the file).
@@ -147,4 +148,27 @@ stop_all() {
         WATCH_PID=""
     fi
     stop_dynamodb
+}
+
+# The official Qiniu Node SDK (npm qiniu) at a pinned version, in the tools
+# cache, for tests/e2e/qiniu_node_client.js: sets NODE_PATH so that
+# `require('qiniu')` finds it. Node and npm come with the system, as for
+# ensure_dynamodb_local.
+ensure_node_tools() {
+    local dir="$TOOLS_DIR/node-qiniu-$QINIU_NODE_SDK_VERSION"
+    if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+        echo "node and npm are needed for the Node SDK test (apt-get install nodejs npm)" >&2
+        return 1
+    fi
+    # Installed into a scratch directory and moved into place when
+    # complete, so that an interrupted install is never taken for one.
+    if [ ! -f "$dir/.complete" ]; then
+        log "installing the Qiniu Node SDK (npm qiniu@$QINIU_NODE_SDK_VERSION, once)"
+        rm -rf "$dir" "$dir.partial" && mkdir -p "$dir.partial"
+        npm install --silent --no-audit --no-fund --no-save --prefix "$dir.partial" \
+            "qiniu@$QINIU_NODE_SDK_VERSION" >/dev/null
+        touch "$dir.partial/.complete"
+        mv "$dir.partial" "$dir"
+    fi
+    export NODE_PATH="$dir/node_modules"
 }
