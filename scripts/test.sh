@@ -16,6 +16,7 @@ cd "$PROJECT_DIR"
 
 if [ "${QNLIVE_INSIDE_NETNS:-}" != "1" ]; then
     ensure_tools
+    ensure_node_tools
     log "building (the first build of aws-sdk-dynamodb takes a few minutes)"
     cargo build --locked --tests --bins --examples
     if [ "$(id -u)" -eq 0 ] && unshare --net true 2>/dev/null; then
@@ -46,5 +47,10 @@ WATCH_PORT="$(free_port)"
 E2E_TABLE="e2e-$(date +%s)-$$"
 USERS_TABLE="$E2E_TABLE" cargo run --locked --quiet --example create_table
 USERS_TABLE="$E2E_TABLE" QINIU_KEYS="$QNLIVE_DEV_AK:$QNLIVE_DEV_SK" RUST_LOG=warn start_watch "$WATCH_PORT"
-QNLIVE_AK="$QNLIVE_DEV_AK" QNLIVE_SK="$QNLIVE_DEV_SK" "$QNLIVE_PYTHON" tests/e2e/qiniu_sdk_client.py "http://127.0.0.1:$WATCH_PORT" \
+export QNLIVE_AK="$QNLIVE_DEV_AK" QNLIVE_SK="$QNLIVE_DEV_SK"
+"$QNLIVE_PYTHON" tests/e2e/qiniu_sdk_client.py "http://127.0.0.1:$WATCH_PORT" \
+    || { tail -n 50 "$TOOLS_DIR/watch-$WATCH_PORT.log" >&2; exit 1; }
+
+log "the official Qiniu Node SDK's signer through Node's http, on the same function"
+node tests/e2e/qiniu_node_client.js "http://127.0.0.1:$WATCH_PORT" \
     || { tail -n 50 "$TOOLS_DIR/watch-$WATCH_PORT.log" >&2; exit 1; }

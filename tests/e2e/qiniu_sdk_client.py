@@ -27,7 +27,7 @@ passed, failed = 0, 0
 
 
 def uid(name):
-    return f"{name}-{RUN}"
+    return f"{name}_{RUN}"
 
 
 def envelope(info):
