@@ -55,6 +55,8 @@ impl Config {
                 .map(|p| format!("/{}", p.trim_matches('/')))
                 .filter(|p| p != "/"),
             require_qiniu_date: flag("REQUIRE_QINIU_DATE")?,
+            // Unset or empty: no metrics (local runs); the deployments set it.
+            metrics_namespace: set("METRICS_NAMESPACE"),
         };
 
         let username_prefix = var("IM_USERNAME_PREFIX").unwrap_or_else(|| DEFAULT_IM_USERNAME_PREFIX.into());
@@ -200,6 +202,18 @@ mod tests {
                 config(&[("USERS_TABLE", "t"), ("IM_USERNAME_PREFIX", good)]).is_ok(),
                 "{good}"
             );
+        }
+    }
+
+    #[test]
+    fn metrics_are_written_only_with_a_namespace() {
+        let on = config(&[("USERS_TABLE", "t"), ("METRICS_NAMESPACE", " QNLive/UserApi ")]).unwrap();
+        assert_eq!(on.edge.metrics_namespace.as_deref(), Some("QNLive/UserApi"));
+        for off in [
+            config(&[("USERS_TABLE", "t")]),
+            config(&[("USERS_TABLE", "t"), ("METRICS_NAMESPACE", "")]),
+        ] {
+            assert_eq!(off.unwrap().edge.metrics_namespace, None);
         }
     }
 

@@ -7,11 +7,14 @@
 //! `edge` (request id, limits, routing, authentication, the envelope, the
 //! Lambda runtime). `config` reads the environment into each layer's
 //! settings, and [`build_app`] wires them; `main.rs` runs the result.
+//! `telemetry` (logs) and `metrics` (one CloudWatch EMF line per request)
+//! know none of the layers, and all of them may use them.
 
 pub mod config;
 pub mod domain;
 pub mod edge;
 pub mod im;
+pub mod metrics;
 pub mod store;
 pub mod telemetry;
 pub mod usecases;

@@ -62,11 +62,20 @@ pub fn user_changes(body: &[u8], path_user_id: &UserId) -> Result<UserChanges, I
     Ok(UserChanges { nick, avatar, extends })
 }
 
+/// The ids a batch get asks for.
+#[derive(Debug, PartialEq, Eq)]
+pub struct RequestedIds {
+    /// In request order, repeats removed.
+    pub unique: Vec<UserId>,
+    /// How many were sent, repeats included.
+    pub sent: usize,
+}
+
 /// The ids of a batch get: the repeated query key `user_ids=a&user_ids=b`
 /// (as the original server reads them) or, when the query has none, a JSON
 /// array body `["a","b"]` (as the original document shows). 1..=200 ids,
-/// counted as sent; returned in request order with repeats removed.
-pub fn user_ids(query: Option<&str>, body: &[u8]) -> Result<Vec<UserId>, InvalidInput> {
+/// counted as sent.
+pub fn user_ids(query: Option<&str>, body: &[u8]) -> Result<RequestedIds, InvalidInput> {
     let from_query: Vec<String> = form_urlencoded::parse(query.unwrap_or("").as_bytes())
         .filter(|(key, _)| key == "user_ids")
         .map(|(_, value)| value.into_owned())
@@ -101,15 +110,16 @@ pub fn user_ids(query: Option<&str>, body: &[u8]) -> Result<Vec<UserId>, Invalid
             raw.len()
         )));
     }
-    let mut seen = HashSet::with_capacity(raw.len());
-    let mut ids = Vec::with_capacity(raw.len());
+    let sent = raw.len();
+    let mut seen = HashSet::with_capacity(sent);
+    let mut unique = Vec::with_capacity(sent);
     for (i, value) in raw.into_iter().enumerate() {
         let id = UserId::parse(value, &format!("user_ids[{i}]"))?;
         if seen.insert(id.clone()) {
-            ids.push(id);
+            unique.push(id);
         }
     }
-    Ok(ids)
+    Ok(RequestedIds { unique, sent })
 }
 
 fn is_blank(body: &[u8]) -> bool {
@@ -309,11 +319,11 @@ mod tests {
     #[test]
     fn user_ids_come_from_the_query_or_the_body_in_order_without_repeats() {
         let ids = user_ids(Some("user_ids=b&x=1&user_ids=a%20b&user_ids=b"), b"").unwrap();
-        assert_eq!(ids, [id("b"), id("a b")]);
+        assert_eq!((ids.unique, ids.sent), (vec![id("b"), id("a b")], 3));
         let ids = user_ids(None, br#"["x","y","x"]"#).unwrap();
-        assert_eq!(ids, [id("x"), id("y")]);
+        assert_eq!((ids.unique, ids.sent), (vec![id("x"), id("y")], 3));
         // The query wins when it has user_ids.
-        assert_eq!(user_ids(Some("user_ids=q"), br#"["x"]"#).unwrap(), [id("q")]);
+        assert_eq!(user_ids(Some("user_ids=q"), br#"["x"]"#).unwrap().unique, [id("q")]);
         assert!(error(user_ids(None, b"")).starts_with("user_ids: give at least one"));
         assert_eq!(
             error(user_ids(Some("user_ids="), b"")),
@@ -333,6 +343,6 @@ mod tests {
             .map(|i| format!("user_ids={}", i % 3))
             .collect::<Vec<_>>()
             .join("&");
-        assert_eq!(user_ids(Some(&exactly), b"").unwrap().len(), 3);
+        assert_eq!(user_ids(Some(&exactly), b"").unwrap().unique.len(), 3);
     }
 }

@@ -7,6 +7,7 @@ use super::envelope::Data;
 use super::error::ApiError;
 use super::routes::{path_user_id, Route};
 use crate::domain::{input, User};
+use crate::metrics;
 use crate::usecases::UserService;
 use serde_json::value::to_raw_value;
 use std::time::Instant;
@@ -39,6 +40,7 @@ pub async fn call(users: &UserService, route: Route<'_>, input: Input<'_>) -> Re
         }
         Route::RegisterBatch => {
             let batch = input::new_users(input.body)?;
+            metrics::record_batch_size(batch.len());
             let report = users.register_batch(&batch, input.work_end).await?;
             if report.not_registered.is_empty() {
                 Ok(None)
@@ -72,7 +74,8 @@ async fn one(users: &UserService, segment: &str, end: Instant, view: View) -> Re
 /// out.
 async fn many(users: &UserService, input: Input<'_>, view: View) -> Result<Data, ApiError> {
     let ids = input::user_ids(input.query, input.body)?;
-    let found = users.users(&ids, input.work_end).await?;
+    metrics::record_batch_size(ids.sent);
+    let found = users.users(&ids.unique, input.work_end).await?;
     let data = match view {
         View::Info => to_raw_value(&found.iter().map(User::info).collect::<Vec<_>>()),
         View::Profile => to_raw_value(&found.iter().map(User::profile).collect::<Vec<_>>()),

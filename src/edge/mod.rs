@@ -15,6 +15,7 @@ pub mod routes;
 pub use endpoints::MAX_REPLY_DATA_BYTES;
 pub use request::{DEFAULT_BUDGET, REPLY_MARGIN};
 
+use crate::metrics::{self, RequestMetrics};
 use crate::usecases::UserService;
 use auth::{KeyRing, SignedRequest};
 use envelope::Data;
@@ -22,7 +23,8 @@ use error::ApiError;
 use lambda::REJECTED_PART_HEADER;
 use lambda_http::{Body, Request, Response};
 use request::RequestPath;
-use std::time::{Duration, Instant, SystemTime};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tracing::Instrument;
 
 /// The contract's limit on request bodies.
@@ -44,6 +46,9 @@ pub struct EdgeSettings {
     /// Refuse signed requests without a signed `X-Qiniu-Date`, so that a
     /// captured request cannot be replayed after 15 minutes.
     pub require_qiniu_date: bool,
+    /// The CloudWatch namespace of the per-request metrics line; `None`
+    /// writes no metrics.
+    pub metrics_namespace: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -61,6 +66,11 @@ pub enum AuthMode {
 pub struct App {
     settings: EdgeSettings,
     users: UserService,
+    /// Whether a request has been served yet: the first one is the cold
+    /// start's.
+    served: AtomicBool,
+    /// Where the metrics lines go: stdout, which Lambda sends to CloudWatch.
+    metrics_out: Box<dyn Fn(&str) + Send + Sync>,
 }
 
 /// The request was still running when its budget ended.
@@ -79,7 +89,18 @@ impl App {
                 "QINIU_KEYS is empty and AUTH_DISABLED is not true: every request will be refused with 401"
             ),
         }
-        App { settings, users }
+        App {
+            settings,
+            users,
+            served: AtomicBool::new(false),
+            metrics_out: Box::new(|line| println!("{line}")),
+        }
+    }
+
+    /// Sends the metrics lines to `out` instead of stdout (tests).
+    pub fn with_metrics_out(mut self, out: impl Fn(&str) + Send + Sync + 'static) -> Self {
+        self.metrics_out = Box::new(out);
+        self
     }
 
     /// Init-time work, bounded so that an unreachable DynamoDB delays the
@@ -112,25 +133,48 @@ impl App {
         );
         async {
             let budget_end = request::budget_end(&request, started);
-            let result = match tokio::time::timeout_at(budget_end.into(), self.dispatch(&request, budget_end)).await {
-                Ok(result) => result,
-                Err(_) => Err(ApiError::DatabaseUnavailable(OutOfTime.into())),
-            };
+            let mut route_name = "none";
+            // On the heap: the use cases' futures are large, and a test's
+            // (or a debug build's) stack is not.
+            let work = Box::pin(self.dispatch(&request, budget_end, &mut route_name));
+            let (result, counted) =
+                metrics::measured(async { tokio::time::timeout_at(budget_end.into(), work).await }).await;
+            let result = result.unwrap_or_else(|_| Err(ApiError::DatabaseUnavailable(OutOfTime.into())));
             let code = result.as_ref().map_or_else(ApiError::code, |_| 0);
             let response = envelope::reply(&request_id, &result);
+            let latency = started.elapsed();
             tracing::info!(
                 status = response.status().as_u16(),
                 code,
-                elapsed_ms = started.elapsed().as_millis() as u64,
+                elapsed_ms = latency.as_millis() as u64,
                 "answered"
             );
+            if let Some(namespace) = &self.settings.metrics_namespace {
+                let line = RequestMetrics {
+                    namespace,
+                    route: route_name,
+                    status: response.status().as_u16(),
+                    latency_ms: latency.as_secs_f64() * 1000.0,
+                    cold_start: !self.served.swap(true, Ordering::Relaxed),
+                    counted,
+                    request_id: &request_id,
+                };
+                (self.metrics_out)(&line.to_emf(now_millis()));
+            }
             response
         }
         .instrument(span)
         .await
     }
 
-    async fn dispatch(&self, request: &Request, budget_end: Instant) -> Result<Data, ApiError> {
+    /// Everything but the reply. `route_name` is set as soon as the route
+    /// is known, for the metrics, even if the request then fails.
+    async fn dispatch(
+        &self,
+        request: &Request,
+        budget_end: Instant,
+        route_name: &mut &'static str,
+    ) -> Result<Data, ApiError> {
         if let Some(part) = request.headers().get(REJECTED_PART_HEADER) {
             let part = if part == "path" { "path" } else { "query" };
             return Err(ApiError::bad_request(format!(
@@ -143,6 +187,7 @@ impl App {
         }
         let path = RequestPath::of(request, self.settings.path_prefix.as_deref());
         let route = routes::route(request.method(), &path.routed)?;
+        *route_name = route.name();
         tracing::Span::current().record("route", route.name());
 
         let body: &[u8] = request.body();
@@ -179,4 +224,10 @@ impl App {
             SystemTime::now(),
         )?)
     }
+}
+
+fn now_millis() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }

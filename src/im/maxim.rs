@@ -208,6 +208,7 @@ impl MaximClient {
             let request = self
                 .request(&method, path_and_query, as_user, body)
                 .map_err(|e| MaximError::Unreadable { call, source: e.into() })?;
+            crate::metrics::count_im_call();
             let exchange = async {
                 let response = self.http.request(request).await?;
                 let status = response.status();

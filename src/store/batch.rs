@@ -78,12 +78,15 @@ impl Store {
     async fn write_chunk(&self, mut pending: Vec<WriteRequest>, writes_end: Instant) -> Option<NotWritten> {
         let mut cause = None;
         for attempt in 0..BATCH_ATTEMPTS {
-            if attempt > 0 && !backoff_before(attempt, writes_end).await {
-                cause = Some(StoreError::unavailable(
-                    "BatchWriteItem",
-                    OutOfTime { count: pending.len() },
-                ));
-                break;
+            if attempt > 0 {
+                if !backoff_before(attempt, writes_end).await {
+                    cause = Some(StoreError::unavailable(
+                        "BatchWriteItem",
+                        OutOfTime { count: pending.len() },
+                    ));
+                    break;
+                }
+                crate::metrics::count_dynamodb_resend();
             }
             let call = self
                 .client
@@ -174,6 +177,7 @@ impl Store {
         for attempt in 0..BATCH_ATTEMPTS {
             if attempt > 0 {
                 tokio::time::sleep(backoff_delay(attempt)).await;
+                crate::metrics::count_dynamodb_resend();
             }
             let output = self
                 .client

@@ -2,9 +2,12 @@
 //! Lambda sets, on the one HTTPS stack of this crate (hyper 1 + rustls on
 //! ring), with the time limits below.
 
+use aws_sdk_dynamodb::config::interceptors::{
+    BeforeSerializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
+};
 use aws_sdk_dynamodb::config::retry::RetryConfig;
 use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
-use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_dynamodb::config::{BehaviorVersion, ConfigBag, Credentials, Intercept, Region, RuntimeComponents};
 use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
 use std::fmt;
 
@@ -86,11 +89,42 @@ pub fn dynamodb_client_from(
         .credentials_provider(credentials)
         .http_client(http_client)
         .timeout_config(timeouts)
-        .retry_config(retries);
+        .retry_config(retries)
+        .interceptor(CountCalls);
     if let Some(endpoint) = var("AWS_ENDPOINT_URL_DYNAMODB").or_else(|| var("AWS_ENDPOINT_URL")) {
         config = config.endpoint_url(endpoint);
     }
     Ok(aws_sdk_dynamodb::Client::from_conf(config.build()))
+}
+
+/// Counts each call and each attempt of it for the request's metrics
+/// (`crate::metrics`): the SDK retries inside a call, out of our sight.
+#[derive(Debug)]
+struct CountCalls;
+
+impl Intercept for CountCalls {
+    fn name(&self) -> &'static str {
+        "CountCalls"
+    }
+
+    fn read_before_execution(
+        &self,
+        _context: &BeforeSerializationInterceptorContextRef<'_>,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        crate::metrics::count_dynamodb_call();
+        Ok(())
+    }
+
+    fn read_before_attempt(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        crate::metrics::count_dynamodb_attempt();
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -19,5 +19,6 @@ mod events;
 mod faults;
 mod logs;
 mod maxim;
+mod metrics;
 mod properties;
 mod qiniu_sdk;
