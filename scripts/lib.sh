@@ -14,6 +14,8 @@ QINIU_SDK_VERSION="7.18.0"          # PyPI, the official client the tests sign w
 CFN_LINT_VERSION="1.58.0"           # PyPI, lints template.yaml
 SAM_CLI_VERSION="1.170.0"           # PyPI, `sam validate --lint`
 QINIU_NODE_SDK_VERSION="7.15.2"     # npm qiniu, the official Node client tests/e2e/qiniu_node_client.js signs with
+SCHEMATHESIS_VERSION="4.32.5"       # PyPI, the API fuzzer scripts/schemathesis.sh runs
+OPENAPI_SPEC_VALIDATOR_VERSION="0.9.0"  # PyPI, validates openapi.yaml
 VENV_DIR="$TOOLS_DIR/venv"
 
 # The development key pair (public on purpose; see the file).
@@ -53,7 +55,8 @@ ensure_python_tools() {
         python3 -m venv "$VENV_DIR"
     fi
     local wanted=("cargo-lambda==$CARGO_LAMBDA_VERSION" "qiniu==$QINIU_SDK_VERSION"
-        "cfn-lint==$CFN_LINT_VERSION" "aws-sam-cli==$SAM_CLI_VERSION")
+        "cfn-lint==$CFN_LINT_VERSION" "aws-sam-cli==$SAM_CLI_VERSION"
+        "schemathesis==$SCHEMATHESIS_VERSION" "openapi-spec-validator==$OPENAPI_SPEC_VALIDATOR_VERSION")
     local installed
     installed="$("$VENV_DIR/bin/pip" freeze --disable-pip-version-check 2>/dev/null || true)"
     local package
@@ -130,7 +133,7 @@ stop_dynamodb() {
 start_watch() {
     local port="$1"
     shift
-    cargo lambda watch --quiet --invoke-address 127.0.0.1 --invoke-port "$port" "$@" \
+    cargo lambda watch --quiet --bin qnlive-user-api --invoke-address 127.0.0.1 --invoke-port "$port" "$@" \
         >"$TOOLS_DIR/watch-$port.log" 2>&1 &
     WATCH_PID=$!
     until curl -s -o /dev/null "http://127.0.0.1:$port/"; do

@@ -54,3 +54,7 @@ export QNLIVE_AK="$QNLIVE_DEV_AK" QNLIVE_SK="$QNLIVE_DEV_SK"
 log "the official Qiniu Node SDK's signer through Node's http, on the same function"
 node tests/e2e/qiniu_node_client.js "http://127.0.0.1:$WATCH_PORT" \
     || { tail -n 50 "$TOOLS_DIR/watch-$WATCH_PORT.log" >&2; exit 1; }
+
+# openapi.yaml validated, then Schemathesis against the same function.
+scripts/schemathesis.sh "http://127.0.0.1:$WATCH_PORT" \
+    || { tail -n 50 "$TOOLS_DIR/watch-$WATCH_PORT.log" >&2; exit 1; }

@@ -10,6 +10,19 @@ use percent_encoding::percent_decode_str;
 
 pub const BASE_PATH: &str = "/server/user";
 
+/// Every endpoint as the API documents it (openapi.yaml, docs/API.md):
+/// route name, method, path template. `tests/api/openapi.rs` holds
+/// openapi.yaml to this list, and the test below holds [`route`] to it.
+pub const ENDPOINTS: [(&str, &str, &str); 7] = [
+    ("register", "POST", "/server/user/register"),
+    ("register_batch", "POST", "/server/user/register/batch"),
+    ("update", "PUT", "/server/user/{user_id}"),
+    ("info", "GET", "/server/user/info/{user_id}"),
+    ("infos", "GET", "/server/user/infos"),
+    ("profile", "GET", "/server/user/profile/{user_id}"),
+    ("profiles", "GET", "/server/user/profiles"),
+];
+
 /// An endpoint. `{user_id}` segments are kept as sent (still
 /// percent-encoded): they are decoded and validated by
 /// [`path_user_id`] only after authentication, so that an unauthenticated
@@ -101,6 +114,19 @@ mod tests {
             Route::Profile("u1")
         );
         assert_eq!(route(&Method::GET, "/server/user/profiles").unwrap(), Route::Profiles);
+    }
+
+    #[test]
+    fn the_documented_endpoints_are_exactly_the_routes() {
+        let mut names = std::collections::HashSet::new();
+        for (name, method, template) in ENDPOINTS {
+            let method = Method::from_bytes(method.as_bytes()).unwrap();
+            let path = template.replace("{user_id}", "some-id");
+            assert_eq!(route(&method, &path).unwrap().name(), name, "{method} {template}");
+            names.insert(name);
+        }
+        // Every route has a name of its own, so 7 names are 7 routes.
+        assert_eq!(names.len(), 7);
     }
 
     #[test]

@@ -20,5 +20,6 @@ mod faults;
 mod logs;
 mod maxim;
 mod metrics;
+mod openapi;
 mod properties;
 mod qiniu_sdk;
