@@ -5,15 +5,14 @@
 
 use qnlive_user_api::store::{dynamodb_client, Store};
 use qnlive_user_api::telemetry::ErrorChain;
-use qnlive_user_api::Config;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let config = Config::from_env()?;
-    Store::new(dynamodb_client()?, &config.users_table)
+    let table = std::env::var("USERS_TABLE").map_err(|_| "USERS_TABLE is not set: name the table to create")?;
+    Store::new(dynamodb_client()?, &table)
         .create_table()
         .await
-        .map_err(|e| format!("could not create table {}: {}", config.users_table, ErrorChain(&e)))?;
-    println!("table {} is ready", config.users_table);
+        .map_err(|e| format!("could not create table {table}: {}", ErrorChain(&e)))?;
+    println!("table {table} is ready");
     Ok(())
 }
