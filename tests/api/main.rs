@@ -10,6 +10,7 @@
 
 mod helpers;
 
+
 mod bad_input;
 mod batch;
 mod concurrency;
@@ -17,6 +18,7 @@ mod endpoints;
 mod errors;
 mod events;
 mod faults;
+mod layers;
 mod logs;
 mod maxim;
 mod metrics;
