@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The test command (README, .ci/run): installs what is missing, builds, lints
 # template.yaml, starts DynamoDB Local, runs the whole suite (cargo tests,
-# the events/ checks among them, then the official Qiniu Python SDK against
-# the function served by `cargo lambda watch`), and stops what it started,
-# also when a test fails.
+# the events/ checks among them; then, against the function served by
+# `cargo lambda watch`, the official Qiniu Python and Node SDKs and
+# Schemathesis with openapi.yaml), and stops what it started, also when a
+# test fails.
 #
 # The run itself happens in a private network namespace when the machine
 # allows one (root, `unshare`): DynamoDB Local cannot bind to 127.0.0.1 only,

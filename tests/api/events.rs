@@ -6,7 +6,7 @@
 //! expire). Regenerate them with
 //!
 //! ```text
-//! UPDATE_EVENTS=1 scripts/test.sh --test events
+//! UPDATE_EVENTS=1 scripts/test.sh --test api events
 //! ```
 //!
 //! A file is named `NN-what-STATUS-CODE.json`: run in order on an empty
@@ -139,7 +139,7 @@ fn committed_events_are_exactly_what_the_generator_writes() {
         let on_disk = std::fs::read_to_string(events_dir().join(format!("{name}.json"))).unwrap();
         assert!(
             on_disk == render(event),
-            "events/{name}.json is stale: run UPDATE_EVENTS=1 scripts/test.sh --test events"
+            "events/{name}.json is stale: run UPDATE_EVENTS=1 scripts/test.sh --test api events"
         );
     }
 }

@@ -5,7 +5,7 @@ Reads a JSON list of requests on stdin:
     {"ak", "sk", "method", "url", "headers": {...}, "body": str|null, "with_date": bool}
 and writes, for each, what goes on the wire:
     {"path", "query", "headers": {...}, "body": str|null}
-The headers include the Host the SDK signed. tests/qiniu_sdk.rs turns these
+The headers include the Host the SDK signed. tests/api/qiniu_sdk.rs turns these
 into API Gateway events.
 """
 
