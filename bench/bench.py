@@ -150,6 +150,13 @@ class Runtime:
 
 # ---------------------------------------------------------------- events
 
+# Events come from the test suite's own builder (tests/api/helpers/event.rs),
+# through examples/api_gateway_event.rs: one builder for tests, fuzz targets
+# and benchmarks.
+EVENT_BUILDER = subprocess.Popen([os.path.join(TARGET, "release", "examples", "api_gateway_event")],
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+
 def event(method, path, query="", body=None):
     headers = {"host": HOST}
     raw_body = json.dumps(body) if body is not None else None
@@ -158,20 +165,11 @@ def event(method, path, query="", body=None):
     url = f"https://{HOST}{path}" + (f"?{query}" if query else "")
     token = SIGNER.token_of_request(method, HOST, url, "", headers.get("content-type"), raw_body)
     headers["authorization"] = f"Qiniu {token}"
-    result = {
-        "version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": query, "headers": headers,
-        "requestContext": {
-            "accountId": "123456789012", "apiId": "bench", "domainName": HOST, "domainPrefix": "bench",
-            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1",
-                     "userAgent": "bench"},
-            "requestId": str(uuid.uuid4()), "routeKey": "$default", "stage": "$default",
-            "time": "30/Nov/2026:00:00:00 +0000", "timeEpoch": 0,
-        },
-        "isBase64Encoded": False,
-    }
-    if raw_body is not None:
-        result["body"] = raw_body
-    return result
+    request = {"method": method, "path": path, "query": query, "headers": list(headers.items()),
+               "body": raw_body, "request_id": str(uuid.uuid4())}
+    EVENT_BUILDER.stdin.write(json.dumps(request) + "\n")
+    EVENT_BUILDER.stdin.flush()
+    return json.loads(EVENT_BUILDER.stdout.readline())
 
 
 def code_of(reply):
@@ -212,7 +210,7 @@ def dynamodb_local_floor():
 
 # ---------------------------------------------------------------- processes
 
-def start(binary, runtime, extra_env=None):
+def start(binary, runtime, extra_env=None, stdout_lines=None):
     env = {
         "PATH": os.environ["PATH"],
         "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{runtime.port}",
@@ -231,8 +229,12 @@ def start(binary, runtime, extra_env=None):
         env["SSL_CERT_FILE"] = "/etc/ssl/certs/ca-certificates.crt"
     env.update(extra_env or {})
     started = time.perf_counter()
-    output = subprocess.PIPE if env["RUST_LOG"] == "info" else subprocess.DEVNULL
+    piped = env["RUST_LOG"] == "info" or stdout_lines is not None
+    output = subprocess.PIPE if piped else subprocess.DEVNULL
     process = subprocess.Popen([binary], env=env, stdout=output, stderr=subprocess.DEVNULL, text=True)
+    if stdout_lines is not None:
+        # Read as it comes, or a full pipe would stall the function.
+        threading.Thread(target=lambda: stdout_lines.extend(process.stdout), daemon=True).start()
     if not runtime.first_poll.wait(timeout=30):
         process.kill()
         raise RuntimeError(f"{binary} never asked for an event")
@@ -266,6 +268,46 @@ def cold_and_warm(binary, make_event, warm_requests=20):
 
 
 # ---------------------------------------------------------------- the benchmark
+
+def maxim_register_cost(ours, registers=100):
+    """A register with IM_PROVIDER=maxim against the test suite's fake Lanying
+    IM (examples/fake_im.rs), beside one with the embedded provider: time,
+    and the calls each makes, from the function's own metrics lines."""
+    fake_im = os.path.join(TARGET, "release", "examples", "fake_im")
+    im = subprocess.Popen([fake_im], stdout=subprocess.PIPE, text=True, env={
+        "PATH": os.environ["PATH"], "FAKE_IM_PORT": "0", "MAXIM_APP_ID": "bench", "MAXIM_ADMIN_TOKEN": "bench-token"})
+    im_url = im.stdout.readline().strip().split("=", 1)[1]
+    rows = []
+    try:
+        for provider, extra in [
+            ("local", {}),
+            ("maxim", {"IM_PROVIDER": "maxim", "MAXIM_API_URL": im_url, "MAXIM_APP_ID": "bench",
+                       "MAXIM_ADMIN_TOKEN": "bench-token"}),
+        ]:
+            lines = []
+            runtime = Runtime()
+            process, _ = start(ours, runtime, {**extra, "METRICS_NAMESPACE": "Bench"}, lines)
+            try:
+                runtime.invoke(event("POST", "/server/user/register", body={"user_id": f"{provider}_warm"}))
+                times = [runtime.invoke(event("POST", "/server/user/register",
+                                              body={"user_id": f"{provider}_{i}"}))[0] * 1000
+                         for i in range(registers)]
+            finally:
+                process.kill(); process.wait(); runtime.close()
+            metrics = [json.loads(line) for line in lines if line.startswith('{"_aws"')]
+            metrics = [m for m in metrics if m["route"] == "register"][1:]
+            rows.append((provider, statistics.median(times),
+                         statistics.mean(m["ImCalls"] for m in metrics),
+                         statistics.mean(m["DynamoDbCalls"] for m in metrics)))
+    finally:
+        im.kill(); im.wait()
+    report = [f"\n### A register, embedded IM provider against Lanying IM (the fake), median of {registers}\n",
+              "| IM_PROVIDER | register ms | IM calls per register | DynamoDB calls per register |",
+              "|---|---|---|---|"]
+    for provider, median, im_calls, dynamodb_calls in rows:
+        report.append(f"| {provider} | {median:.2f} | {im_calls:.2f} | {dynamodb_calls:.2f} |")
+    return report
+
 
 def main():
     global PROXY
@@ -375,6 +417,8 @@ def main():
         ours_rss = peak_rss_kb(process)
     finally:
         process.kill(); process.wait(); runtime.close()
+
+    report.extend(maxim_register_cost(ours))
 
     runtime = Runtime()
     process, _ = start(hello, runtime)

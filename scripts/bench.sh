@@ -11,7 +11,8 @@ cd "$PROJECT_DIR"
 
 ensure_tools
 log "release build of the function and the references"
-cargo build --locked --release --bin qnlive-user-api --example bench_hello --example bench_getitem --example create_table
+cargo build --locked --release --bin qnlive-user-api --example bench_hello --example bench_getitem --example create_table \
+    --example api_gateway_event --example fake_im
 
 trap stop_dynamodb EXIT
 trap 'exit 130' INT TERM

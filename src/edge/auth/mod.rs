@@ -12,7 +12,6 @@ pub mod signing;
 mod tests;
 
 pub use qiniu_date::{format_qiniu_date, parse_qiniu_date};
-pub use signing::{canonical_header_key, signing_candidates, signing_data};
 
 use base64::alphabet::URL_SAFE;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};

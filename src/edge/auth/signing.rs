@@ -33,7 +33,8 @@ const DEFAULT_CONTENT_TYPE: &[u8] = b"application/x-www-form-urlencoded";
 /// `"{METHOD} {path}" + ("?" + query if query) + "\nHost: " + host +
 /// ("\nContent-Type: " + ct if ct) + ("\n" + "X-Qiniu-A: v" for each, sorted)
 /// + "\n\n" + (body if included)`.
-pub fn signing_data(method: &str, path: &str, query: Option<&str>, headers: &HeaderMap, body: &[u8]) -> Vec<u8> {
+#[cfg(test)]
+pub(super) fn signing_data(method: &str, path: &str, query: Option<&str>, headers: &HeaderMap, body: &[u8]) -> Vec<u8> {
     let forms = SigningForms::new(method, vec![Cow::Borrowed(path.as_bytes())], query, headers, body);
     let mut data = Vec::with_capacity(128 + body.len());
     forms.write(Form::AS_SENT, &mut |bytes: &[u8]| data.extend_from_slice(bytes));
@@ -43,7 +44,8 @@ pub fn signing_data(method: &str, path: &str, query: Option<&str>, headers: &Hea
 /// Every signing string accepted for `request`, in the order [`verify`]
 /// tries them, each once. For tests and diagnostics: `verify` itself feeds
 /// the forms straight into the HMAC without building them.
-pub fn signing_candidates(request: &super::SignedRequest<'_>) -> Vec<Vec<u8>> {
+#[cfg(test)]
+pub(super) fn signing_candidates(request: &super::SignedRequest<'_>) -> Vec<Vec<u8>> {
     let forms = SigningForms::of(request);
     forms
         .forms()
@@ -64,7 +66,9 @@ pub(super) struct Form {
 }
 
 impl Form {
-    pub(super) const AS_SENT: Form = Form {
+    /// The one the contract pins: every part as the client sent it.
+    #[cfg(test)]
+    const AS_SENT: Form = Form {
         content_type: 0,
         host: 0,
         path: 0,
@@ -299,7 +303,7 @@ fn has_percent_escape(bytes: &[u8]) -> bool {
 /// Go's `textproto.CanonicalMIMEHeaderKey`: upper-case the first letter and
 /// every letter after a `-`, lower-case the rest; a name with a byte that is
 /// not a header token character is returned unchanged.
-pub fn canonical_header_key(name: &str) -> String {
+pub(super) fn canonical_header_key(name: &str) -> String {
     if !name.bytes().all(is_token_byte) {
         return name.to_owned();
     }
