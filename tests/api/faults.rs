@@ -5,7 +5,7 @@
 //! no user silently dropped, no shortened list.
 
 use crate::helpers::fault_proxy::{Fault, FaultPlan, FaultProxy};
-use crate::helpers::{dynamodb_endpoint, spawn_app, spawn_app_behind, TestRequest, TestResponse};
+use crate::helpers::{dynamodb_endpoint, spawn_app, spawn_app_behind, TestApp, TestRequest, TestResponse};
 use futures_util::future::join_all;
 use serde_json::{json, Value};
 use std::collections::HashSet;
@@ -37,24 +37,31 @@ fn assert_at_least_30_percent_faulted(proxy: &FaultProxy) {
     assert!(faulted * 10 >= calls * 3, "{faulted} of {calls} calls faulted");
 }
 
+/// Registers `rounds` × `per_round` new users, a round at a time, each
+/// round's registers concurrently; returns the ids answered 200. Never a
+/// 409, even when a PutItem went through, its answer was dropped, and the
+/// SDK's retry met the user this very request made.
+async fn register_in_rounds(app: &TestApp, prefix: &str, rounds: usize, per_round: usize) -> Vec<String> {
+    let mut registered = Vec::new();
+    for round in 0..rounds {
+        let ids: Vec<String> = (0..per_round).map(|i| format!("{prefix}-{round}-{i}")).collect();
+        let responses = join_all(ids.iter().map(|id| app.register(json!({"user_id": id})))).await;
+        for (id, response) in ids.iter().zip(responses) {
+            assert_answered_within_contract(&response);
+            if response.status == 200 {
+                registered.push(id.clone());
+            }
+        }
+    }
+    registered
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_register_that_returned_200_is_readable_with_one_im_identity() {
     let proxy = FaultProxy::start(&dynamodb_endpoint(), plan(7)).await;
     let app = spawn_app_behind(&proxy.endpoint).await;
 
-    let mut registered = Vec::new();
-    for round in 0..8 {
-        let ids: Vec<String> = (0..10).map(|i| format!("user-{round}-{i}")).collect();
-        let responses = join_all(ids.iter().map(|id| app.register(json!({"user_id": id})))).await;
-        for (id, response) in ids.iter().zip(responses) {
-            // Never 409, even when the PutItem went through, its answer was
-            // dropped, and the SDK's retry found the user this request made.
-            assert_answered_within_contract(&response);
-            if response.status != 503 {
-                registered.push(id.clone());
-            }
-        }
-    }
+    let registered = register_in_rounds(&app, "user", 8, 10).await;
     assert_at_least_30_percent_faulted(&proxy);
     assert!(proxy.stats.count(Fault::DropAfterForwarding) > 0 && proxy.stats.count(Fault::Throttling) > 0);
     assert!(
@@ -83,18 +90,8 @@ async fn a_register_whose_reply_was_lost_is_the_callers_success_never_a_409() {
     let proxy = FaultProxy::start(&dynamodb_endpoint(), FaultPlan::lost_replies(5, 0.3)).await;
     let app = spawn_app_behind(&proxy.endpoint).await;
 
-    let mut registered = Vec::new();
-    for round in 0..15 {
-        let ids: Vec<String> = (0..20).map(|i| format!("single-{round}-{i}")).collect();
-        let responses = join_all(ids.iter().map(|id| app.register(json!({"user_id": id})))).await;
-        for (id, response) in ids.iter().zip(responses) {
-            // 503 only when every attempt of a call lost its reply.
-            assert_answered_within_contract(&response);
-            if response.status == 200 {
-                registered.push(id.clone());
-            }
-        }
-    }
+    // 503 only when every attempt of a call lost its reply.
+    let mut registered = register_in_rounds(&app, "single", 15, 20).await;
     for round in 0..4 {
         let ids: Vec<String> = (0..50).map(|i| format!("batch-{round}-{i}")).collect();
         let users: Value = ids.iter().map(|id| json!({"user_id": id})).collect();
