@@ -46,7 +46,10 @@ fn every_layer_depends_only_on_the_layers_below_it() {
         let own = own.trim_end_matches(".rs");
         let text = std::fs::read_to_string(&file).unwrap();
         for (at, _) in text.match_indices("crate::") {
-            let used: String = text[at + 7..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+            let used: String = text[at + 7..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
             if used != own && rank(&used) > rank(own) {
                 wrong.push(format!("{} uses crate::{used}", relative.display()));
             }

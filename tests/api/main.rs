@@ -10,7 +10,6 @@
 
 mod helpers;
 
-
 mod bad_input;
 mod batch;
 mod concurrency;
