@@ -27,7 +27,13 @@ pub struct LogSettings {
 
 impl LogSettings {
     pub fn from_env() -> Self {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// The settings from any variable source, so that tests do not have to
+    /// change the process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
+        let var = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
         LogSettings {
             json: var("AWS_LAMBDA_LOG_FORMAT").is_some_and(|f| f.eq_ignore_ascii_case("json")),
             filter: var("AWS_LAMBDA_LOG_LEVEL")
@@ -102,6 +108,37 @@ mod tests {
         fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
             self.1.as_deref().map(|inner| inner as _)
         }
+    }
+
+    fn settings(vars: &[(&str, &str)]) -> LogSettings {
+        LogSettings::from_lookup(|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string()))
+    }
+
+    #[test]
+    fn the_level_comes_from_lambda_then_rust_log_then_info() {
+        assert_eq!(settings(&[]).filter, "info");
+        assert_eq!(settings(&[("RUST_LOG", "debug")]).filter, "debug");
+        let both = [("AWS_LAMBDA_LOG_LEVEL", "WARN"), ("RUST_LOG", "debug")];
+        assert_eq!(settings(&both).filter, "WARN");
+        // A blank variable is no setting: the next source decides.
+        let blank = [("AWS_LAMBDA_LOG_LEVEL", " "), ("RUST_LOG", "debug")];
+        assert_eq!(settings(&blank).filter, "debug");
+    }
+
+    #[test]
+    fn json_lines_only_when_lambdas_log_format_is_json() {
+        assert!(!settings(&[]).json);
+        assert!(settings(&[("AWS_LAMBDA_LOG_FORMAT", "JSON")]).json);
+        assert!(!settings(&[("AWS_LAMBDA_LOG_FORMAT", "Text")]).json);
+    }
+
+    /// The only test in this binary that installs a global subscriber; it
+    /// writes nowhere, so other tests' output is unchanged.
+    #[test]
+    fn init_installs_the_global_subscriber_once() {
+        let settings = settings(&[]);
+        assert!(init(&settings, std::io::sink), "the first subscriber is installed");
+        assert!(!init(&settings, std::io::sink), "a second one is refused");
     }
 
     #[test]

@@ -177,6 +177,12 @@ mod tests {
             im_username: "qlu".into(),
             im_password: "hunter2hunter2hunter2".into(),
         };
-        assert!(!format!("{account:?}").contains("hunter2"));
+        let debug = format!("{account:?}");
+        assert!(!debug.contains("hunter2"));
+        // Everything else is there, to debug with.
+        assert_eq!(
+            debug,
+            r#"ImAccount { im_userid: 1, im_username: "qlu", im_password: "<redacted>" }"#
+        );
     }
 }

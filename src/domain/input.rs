@@ -265,6 +265,9 @@ mod tests {
             error(new_user(long.as_bytes())),
             "user_id: at most 64 characters, got 65"
         );
+        let most: Map<String, Value> = (0..64).map(|i| (format!("k{i}"), Value::from("v"))).collect();
+        let body = serde_json::json!({"user_id": "u", "extends": most}).to_string();
+        assert_eq!(new_user(body.as_bytes()).unwrap().extends.len(), 64);
         let many: Map<String, Value> = (0..65).map(|i| (format!("k{i}"), Value::from("v"))).collect();
         let body = serde_json::json!({"user_id": "u", "extends": many}).to_string();
         assert_eq!(error(new_user(body.as_bytes())), "extends: at most 64 entries, got 65");

@@ -72,4 +72,13 @@ mod tests {
         let long = UserId::parse("u".repeat(65), "users[2].user_id").unwrap_err();
         assert_eq!(long.message(), "users[2].user_id: at most 64 characters, got 65");
     }
+
+    #[test]
+    fn maps_keyed_by_id_are_searched_by_text_and_an_id_becomes_its_text() {
+        let id = UserId::parse("张 三".into(), "user_id").unwrap();
+        let map = std::collections::HashMap::from([(id.clone(), 1)]);
+        assert_eq!(map.get("张 三"), Some(&1));
+        assert_eq!(map.get(""), None);
+        assert_eq!(String::from(id), "张 三");
+    }
 }

@@ -67,4 +67,10 @@ mod tests {
             "f: at most 2 characters, got 3"
         );
     }
+
+    #[test]
+    fn the_error_displays_as_its_message() {
+        let error = InvalidInput::new("nick: at most 64 characters, got 65");
+        assert_eq!(error.to_string(), "nick: at most 64 characters, got 65");
+    }
 }

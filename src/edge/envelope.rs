@@ -70,11 +70,67 @@ fn log_cause(error: &ApiError) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::{Arc, Mutex};
 
     fn body(response: &Response<Body>) -> &str {
         match response.body() {
             Body::Text(text) => text,
             _ => panic!("a text body"),
+        }
+    }
+
+    /// What `reply` logs for `error`, at every level.
+    fn logged(error: ApiError) -> String {
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let writer = {
+            let lines = lines.clone();
+            move || Captured(lines.clone())
+        };
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(writer)
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::with_default(subscriber, || reply("r", &Err(error)));
+        let text = String::from_utf8(lines.lock().unwrap().clone()).unwrap();
+        text
+    }
+
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_hidden_cause_of_a_500_or_503_is_logged_once_and_nothing_else_is() {
+        let internal = logged(ApiError::Internal("table qnlive-x missing".into()));
+        assert!(internal.contains("ERROR"), "{internal}");
+        assert_eq!(
+            internal.matches("internal error: table qnlive-x missing").count(),
+            1,
+            "{internal}"
+        );
+        let unavailable = logged(ApiError::DatabaseUnavailable("throttled".into()));
+        assert!(unavailable.contains("WARN"), "{unavailable}");
+        assert_eq!(
+            unavailable.matches("database unavailable: throttled").count(),
+            1,
+            "{unavailable}"
+        );
+        for quiet in [
+            ApiError::bad_request("nick: x"),
+            ApiError::BadToken,
+            ApiError::UserNotFound,
+        ] {
+            assert_eq!(logged(quiet), "");
         }
     }
 

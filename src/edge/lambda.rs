@@ -121,7 +121,7 @@ fn is_query_byte(b: u8) -> bool {
 /// The event builder the API tests and fuzz targets use.
 #[cfg(test)]
 #[path = "../../tests/api/helpers/event.rs"]
-mod event;
+pub(super) mod event;
 
 #[cfg(test)]
 mod tests {

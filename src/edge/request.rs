@@ -138,7 +138,146 @@ fn strip_segment_prefix<'a>(path: &'a str, prefix: &str) -> &'a str {
 
 #[cfg(test)]
 mod tests {
+    use super::super::lambda::event::HttpApiEvent;
     use super::*;
+    use lambda_http::Context;
+
+    fn request(event: &HttpApiEvent) -> Request {
+        lambda_http::request::from_str(&event.to_json().to_string()).unwrap()
+    }
+
+    /// A REST API (payload 1.0) event: its path comes without the stage.
+    fn rest_request(path: &str, stage: &str, request_id: &str) -> Request {
+        let event = serde_json::json!({
+            "resource": "/{proxy+}",
+            "path": path,
+            "httpMethod": "GET",
+            "headers": {},
+            "multiValueHeaders": {},
+            "queryStringParameters": null,
+            "multiValueQueryStringParameters": null,
+            "pathParameters": null,
+            "stageVariables": null,
+            "requestContext": {
+                "accountId": "123456789012",
+                "resourceId": "r",
+                "stage": stage,
+                "requestId": request_id,
+                "identity": {"sourceIp": "127.0.0.1"},
+                "resourcePath": "/{proxy+}",
+                "httpMethod": "GET",
+                "apiId": "api",
+                "path": format!("/{stage}{path}")
+            },
+            "body": null,
+            "isBase64Encoded": false
+        });
+        lambda_http::request::from_str(&event.to_string()).unwrap()
+    }
+
+    fn in_lambda(request: Request, request_id: &str, deadline: u64) -> Request {
+        let mut context = Context::default();
+        context.request_id = request_id.into();
+        context.deadline = deadline;
+        request.with_lambda_context(context)
+    }
+
+    fn now_ms() -> u64 {
+        SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64
+    }
+
+    #[test]
+    fn the_request_id_is_the_callers_then_api_gateways_then_lambdas() {
+        let event = HttpApiEvent::new("GET", "/server/user/infos").request_id("gw-1");
+        assert_eq!(
+            request_id(&request(&event.clone().header("X-Reqid", "caller-1"))),
+            "caller-1"
+        );
+        assert_eq!(
+            request_id(&request(&event.clone().header("X-Reqid", "not sane"))),
+            "gw-1",
+            "an insane caller id is ignored"
+        );
+        assert_eq!(request_id(&in_lambda(request(&event), "lambda-1", 0)), "gw-1");
+        assert_eq!(
+            request_id(&rest_request("/server/user/infos", "prod", "rest-1")),
+            "rest-1"
+        );
+        let no_gateway_id = HttpApiEvent::new("GET", "/server/user/infos").request_id("");
+        assert_eq!(
+            request_id(&in_lambda(request(&no_gateway_id), "lambda-2", 0)),
+            "lambda-2"
+        );
+        assert_eq!(request_id(&request(&no_gateway_id)), "");
+    }
+
+    #[test]
+    fn the_budget_is_the_lambda_deadline_less_the_reply_margin() {
+        let event = HttpApiEvent::new("GET", "/server/user/infos");
+        let started = Instant::now();
+        let deadline = now_ms() + 3_000;
+        let budget = budget_end(&in_lambda(request(&event), "l", deadline), started) - started;
+        assert!(
+            budget <= Duration::from_millis(2_500) && budget >= Duration::from_millis(2_300),
+            "{budget:?}"
+        );
+        // A deadline already past leaves no time at all.
+        let past = budget_end(&in_lambda(request(&event), "l", now_ms() - 1_000), started);
+        assert_eq!(past, started);
+        // Lambda allows 15 minutes at most; more is not a deadline.
+        let far = budget_end(&in_lambda(request(&event), "l", now_ms() + 2_000_000), started);
+        assert_eq!(far - started, MAX_BUDGET);
+    }
+
+    #[test]
+    fn without_a_lambda_deadline_the_budget_is_the_default() {
+        let event = HttpApiEvent::new("GET", "/server/user/infos");
+        let started = Instant::now();
+        assert_eq!(budget_end(&request(&event), started) - started, DEFAULT_BUDGET);
+        // `cargo lambda watch` sends a duration, not a time; so is anything
+        // up to the start of 2001.
+        for not_a_time in [600_000, 978_307_200_000] {
+            let watched = in_lambda(request(&event), "l", not_a_time);
+            assert_eq!(budget_end(&watched, started) - started, DEFAULT_BUDGET, "{not_a_time}");
+        }
+    }
+
+    #[test]
+    fn a_named_stage_is_routed_without_and_signed_with_or_without() {
+        let event = HttpApiEvent::new("GET", "/prod/server/user/info/a").stage("prod");
+        let path = RequestPath::of(&request(&event), None);
+        assert_eq!(path.routed, "/server/user/info/a");
+        assert_eq!(path.signed_forms, ["/prod/server/user/info/a", "/server/user/info/a"]);
+        // A REST API passes the path without its stage.
+        let path = RequestPath::of(&rest_request("/server/user/info/a", "prod", "r"), None);
+        assert_eq!(path.routed, "/server/user/info/a");
+        assert_eq!(path.signed_forms, ["/server/user/info/a", "/prod/server/user/info/a"]);
+    }
+
+    #[test]
+    fn the_default_stage_adds_nothing_and_each_form_is_signed_once() {
+        for stage in ["$default", ""] {
+            let event = HttpApiEvent::new("GET", "/server/user/info/a").stage(stage);
+            let path = RequestPath::of(&request(&event), None);
+            assert_eq!(path.routed, "/server/user/info/a", "{stage:?}");
+            assert_eq!(path.signed_forms, ["/server/user/info/a"], "{stage:?}");
+        }
+    }
+
+    #[test]
+    fn a_custom_domain_prefix_is_stripped_where_still_there_and_always_signable() {
+        let prefixed = HttpApiEvent::new("GET", "/users/server/user/info/a");
+        let path = RequestPath::of(&request(&prefixed), Some("/users"));
+        assert_eq!(path.routed, "/server/user/info/a");
+        assert_eq!(path.signed_forms, ["/users/server/user/info/a", "/server/user/info/a"]);
+        let stripped = HttpApiEvent::new("GET", "/server/user/info/a");
+        let path = RequestPath::of(&request(&stripped), Some("/users"));
+        assert_eq!(path.routed, "/server/user/info/a");
+        assert_eq!(path.signed_forms, ["/server/user/info/a", "/users/server/user/info/a"]);
+        // Never stripped from the API's own paths, whatever the prefix.
+        let path = RequestPath::of(&request(&stripped), Some("/server"));
+        assert_eq!(path.routed, "/server/user/info/a");
+    }
 
     #[test]
     fn a_caller_request_id_is_kept_when_it_is_printable_ascii_without_spaces_up_to_64() {

@@ -165,6 +165,8 @@ mod tests {
             (Method::GET, "/server/user/register/batch", "POST"),
             (Method::POST, "/server/user/info/u1", "GET"),
             (Method::DELETE, "/server/user/infos", "GET, PUT"),
+            (Method::PUT, "/server/user/profile/u1", "GET"),
+            (Method::POST, "/server/user/profiles", "GET, PUT"),
             (Method::GET, "/server/user/u1", "PUT"),
         ];
         for (method, path, allow) in cases {

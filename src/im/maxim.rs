@@ -304,6 +304,37 @@ mod tests {
             admin_token: AdminToken::new("tok-9f8e7d".into()),
         };
         assert!(!format!("{settings:?}").contains("tok-9f8e7d"));
+        assert_eq!(format!("{:?}", settings.admin_token), "AdminToken(<redacted>)");
+    }
+
+    #[test]
+    fn backoff_is_full_jitter_from_zero_to_50_ms_doubled_per_attempt() {
+        for attempt in [0, 1] {
+            let ceiling = Duration::from_millis(50 << attempt);
+            let draws: Vec<Duration> = (0..4_000).map(|_| backoff_delay(attempt)).collect();
+            assert!(draws.iter().all(|d| *d <= ceiling), "attempt {attempt}");
+            // Both ends are drawn (each has a chance of 1 in 51 or 101 a draw).
+            assert_eq!(draws.iter().max(), Some(&ceiling), "attempt {attempt}");
+            assert_eq!(draws.iter().min(), Some(&Duration::ZERO), "attempt {attempt}");
+        }
+    }
+
+    #[test]
+    fn only_an_im_that_did_not_answer_is_unavailable() {
+        let unavailable = MaximError::Unavailable {
+            call: "register",
+            source: Box::new(NoAnswer(ATTEMPT_TIMEOUT)),
+        };
+        assert!(unavailable.is_unavailable());
+        let refused = MaximError::Refused {
+            call: "register",
+            code: 10008,
+        };
+        let unreadable = MaximError::Unreadable {
+            call: "register",
+            source: Box::new(NoUserId),
+        };
+        assert!(!refused.is_unavailable() && !unreadable.is_unavailable());
     }
 
     #[test]

@@ -155,6 +155,14 @@ mod tests {
     }
 
     #[test]
+    fn times_are_milliseconds_since_the_epoch() {
+        let ms = |t: SystemTime| t.duration_since(UNIX_EPOCH).unwrap().as_millis() as i64;
+        let before = ms(SystemTime::now());
+        let now = now_millis();
+        assert!(before <= now && now <= ms(SystemTime::now()), "{before} {now}");
+    }
+
+    #[test]
     fn an_item_without_user_id_or_im_userid_is_an_error_naming_its_key() {
         let mut item = user_item(&new_user(), &account(), 0);
         item.remove(IM_USERID);

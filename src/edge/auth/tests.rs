@@ -35,6 +35,15 @@ fn signing_data_follows_the_contract_layout() {
 }
 
 #[test]
+fn a_header_named_just_x_qiniu_is_not_signed_as_go_does() {
+    let h = headers(&[("host", "h"), ("x-qiniu-", "bare"), ("x-qiniu-a", "1")]);
+    assert_eq!(
+        String::from_utf8(signing_data("GET", "/p", None, &h, b"")).unwrap(),
+        "GET /p\nHost: h\nX-Qiniu-A: 1\n\n"
+    );
+}
+
+#[test]
 fn body_is_not_signed_without_content_type_or_as_octet_stream() {
     let plain = headers(&[("host", "h")]);
     assert_eq!(signing_data("GET", "/p", None, &plain, b"x"), b"GET /p\nHost: h\n\n");
@@ -68,6 +77,56 @@ fn key_ring_parses_pairs_and_rejects_malformed_ones() {
 #[test]
 fn secret_key_debug_is_redacted() {
     assert!(!format!("{:?}", KeyRing::parse("ak:topsecret").unwrap()).contains("topsecret"));
+    assert_eq!(format!("{:?}", SecretKey::new("topsecret")), "SecretKey(<redacted>)");
+}
+
+#[test]
+fn a_signed_date_is_accepted_up_to_15_minutes_either_way_of_the_clock() {
+    let signed_at = UNIX_EPOCH + Duration::from_secs(1_796_000_523);
+    let mut dated = call("GET", "/server/user/info/u", None, "");
+    dated.qiniu_headers = vec![("X-Qiniu-Date".into(), format_qiniu_date(signed_at))];
+    let arrival = arrival(Sdk::Python, &dated);
+    let keys = KeyRing::parse(&format!("{AK}:{SK}")).unwrap();
+    let paths = [arrival.path.clone()];
+    let at = |now: SystemTime| verify(&keys, &arrival.signed(&paths), false, now);
+    let window = Duration::from_secs(15 * 60);
+    let second = Duration::from_secs(1);
+    assert_eq!(at(signed_at), Ok(()));
+    assert_eq!(at(signed_at + window), Ok(()), "15 minutes late");
+    assert_eq!(at(signed_at - window), Ok(()), "15 minutes early");
+    assert_eq!(at(signed_at + window + second), Err(Rejection::Expired));
+    assert_eq!(at(signed_at - window - second), Err(Rejection::Expired));
+}
+
+#[test]
+fn with_require_date_a_request_must_carry_a_signed_date() {
+    let keys = KeyRing::parse(&format!("{AK}:{SK}")).unwrap();
+    let dated = arrival(Sdk::Python, &call("GET", "/server/user/info/u", None, ""));
+    let mut undated_call = call("GET", "/server/user/info/u", None, "");
+    undated_call.qiniu_headers.clear();
+    let undated = arrival(Sdk::Python, &undated_call);
+    for (arrival, require_date, expected) in [
+        (&dated, true, Ok(())),
+        (&dated, false, Ok(())),
+        (&undated, false, Ok(())),
+        (&undated, true, Err(Rejection::Expired)),
+    ] {
+        let paths = [arrival.path.clone()];
+        assert_eq!(
+            verify(&keys, &arrival.signed(&paths), require_date, SystemTime::now()),
+            expected,
+            "require_date {require_date}"
+        );
+    }
+}
+
+#[test]
+fn an_authorization_needs_an_access_key_and_a_signature() {
+    let (ak, signature) = parse_authorization(b"Qiniu ak:c2ln").unwrap();
+    assert_eq!((ak, signature.as_slice()), ("ak", &b"sig"[..]));
+    for malformed in ["Qiniu ak:", "Qiniu :c2ln", "Qiniu :", "Qiniu akc2ln", "Qiniuak:c2ln"] {
+        assert_eq!(parse_authorization(malformed.as_bytes()), None, "{malformed}");
+    }
 }
 
 #[test]

@@ -5,7 +5,7 @@
 //!
 //! The one builder of events for the API tests, the fuzz targets
 //! (`fuzz/fuzz_targets/request_parsing.rs`) and the unit tests of
-//! `src/edge/lambda.rs`, which include this file with `#[path]`. It needs
+//! `src/edge/` (`lambda.rs` includes this file with `#[path]`). It needs
 //! only `serde_json` and `base64`.
 
 // Each including crate uses a different part of the builder.
