@@ -4,7 +4,8 @@
 # used or needed. Source it after scripts/lib.sh; do not run it.
 #
 #   ensure_mariadb            install the pinned mariadb-server/-client if missing
-#   start_mariadb PORT        start a server on 127.0.0.1:PORT; exports MYSQL_URL
+#   start_mariadb PORT [OPT]  start a server on 127.0.0.1:PORT (OPT: more mariadbd
+#                             options, e.g. --ssl-cert=... --ssl-key=...); exports MYSQL_URL
 #                             (mysql://qnlive:PASS@127.0.0.1:PORT/qnlive),
 #                             MARIADB_PID, MARIADB_DIR, MARIADB_CLIENT_CNF
 #   mariadb_client [ARGS]     the `mariadb` client as that user on that database
@@ -70,10 +71,12 @@ ensure_mariadb() {
         --no-install-recommends "mariadb-server=$version" "mariadb-client=$version" >/dev/null
 }
 
-# start_mariadb PORT: a new server on 127.0.0.1:PORT with its own data
-# directory, a database and a password user, and waits until it answers.
+# start_mariadb PORT [mariadbd options...]: a new server on 127.0.0.1:PORT
+# with its own data directory, a database and a password user, and waits
+# until it answers.
 start_mariadb() {
     local port="$1"
+    shift
     local started=$SECONDS
     MARIADB_DIR="$(mktemp -d "${TMPDIR:-/tmp}/qnlive-mariadb.XXXXXX")"
     local os_user
@@ -100,7 +103,7 @@ start_mariadb() {
         --skip-networking=0 --bind-address=127.0.0.1 --port="$port" --skip-name-resolve \
         --character-set-server=utf8mb4 --collation-server=utf8mb4_general_ci \
         --innodb-buffer-pool-size=128M --innodb-doublewrite=0 --innodb-flush-log-at-trx-commit=0 \
-        --skip-log-bin --max-allowed-packet=64M >"$MARIADB_DIR/stderr.log" 2>&1 &
+        --skip-log-bin --max-allowed-packet=64M "$@" >"$MARIADB_DIR/stderr.log" 2>&1 &
     MARIADB_PID=$!
     MARIADB_SOCKET="$MARIADB_DIR/mariadb.sock"
     export MARIADB_PID MARIADB_DIR MARIADB_SOCKET
