@@ -38,8 +38,13 @@ _mariadbd() {
     command -v mariadbd 2>/dev/null || echo /usr/sbin/mariadbd
 }
 
+# Whether the package lists offer both packages at version $1
+# (`apt-cache show pkg=version` succeeds even when they do not).
 _mariadb_offered() {
-    apt-cache show "mariadb-server=$1" >/dev/null 2>&1 && apt-cache show "mariadb-client=$1" >/dev/null 2>&1
+    local package
+    for package in mariadb-server mariadb-client; do
+        apt-cache madison "$package" 2>/dev/null | awk -F ' [|] ' '{ print $2 }' | grep -qxF "$1" || return 1
+    done
 }
 
 ensure_mariadb() {

@@ -166,7 +166,8 @@ AVATARS = ["", "https://example.com/a.png", "https://cdn.example.cn/头像/1.jpg
            "https://example.com/😀.png?x=1&y=2"]
 GOOD_EXTENDS = ["null", "{}", '{"age":"18"}', '{"城市":"北京","emoji":"😀🎉"}',
                 '{"level":"vip","note":""}']
-PASSWORD_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+# The original's utils/password charset: its IM passwords are 8 of these.
+PASSWORD_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ1234567890!@#$%^&*()[]{}.,"
 
 
 def json_text(value, pretty=False):
