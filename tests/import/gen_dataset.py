@@ -22,7 +22,7 @@ Rows, in id order (ids have gaps; the last ones are above 2^31, as
   2. every combination of NULLs over the ten nullable columns (1,024 rows);
   3. filler shaped like the original's own rows (its users are created
      with extends = JSON null, nick/avatar "", im_username "ql" + user_id,
-     an 8-character im_password), some with profiles, about 4 % deleted and
+     an 8-character im_password), some with profiles, about 5 % deleted and
      4 % invalid, up to N rows. With N below the size of 1 + 2 (printed
      on stderr), the first N rows are written.
 
