@@ -17,7 +17,7 @@ Rows, in id order (ids have gaps; the last ones are above 2^31, as
      nested objects, arrays, non-objects, over the limits); ids that are
      empty or contain control characters; missing IM accounts (NULL, 0,
      negative im_userid, NULL/empty username or password); im_userid
-     near 2^53 and up to 2^63-1; datetimes NULL, zero, 1000-01-01,
+     near 2^53, at the limit 2^62-1 and beyond it; datetimes NULL, zero, 1000-01-01,
      9999-12-31; soft-deleted rows, valid and not;
   2. every combination of NULLs over the ten nullable columns (1,024 rows);
   3. filler shaped like the original's own rows (its users are created
@@ -26,7 +26,8 @@ Rows, in id order (ids have gaps; the last ones are above 2^31, as
      4 % invalid, up to N rows. With N below the size of 1 + 2 (printed
      on stderr), the first N rows are written.
 
-Classification (the rules of the service, src/users.rs):
+Classification (the import's rules, import/src/classify.rs, which checks
+what it imports with the service's own parser):
   skipped_deleted  deleted_at is not NULL (a zero date counts as set: the
                    original's `deleted_at IS NULL` filter hid such rows);
   invalid          with `reasons`, every one that applies, in this order:
@@ -37,8 +38,10 @@ Classification (the rules of the service, src/users.rs):
                    extends_too_many_entries (over 64), extends_non_string_value,
                    extends_key_empty, extends_key_too_long (over 64),
                    extends_value_too_long (over 1024), im_userid_missing
-                   (NULL or 0), im_userid_negative, im_username_missing
-                   (NULL or ""), im_password_missing (NULL or "");
+                   (NULL or 0), im_userid_negative, im_userid_too_large
+                   (over 2^62-1: the IM-id counter needs room above the
+                   largest imported id), im_username_missing (NULL or ""),
+                   im_password_missing (NULL or "");
   imported         `user` holds the item the service would store: NULL nick
                    or avatar -> "", SQL NULL / JSON null extends -> {},
                    duplicate extends keys -> the last one wins (as in Go and
@@ -76,6 +79,7 @@ MAX_EXTENDS_ENTRIES = 64
 MAX_EXTENDS_KEY_CHARS = 64
 MAX_EXTENDS_VALUE_CHARS = 1024
 I64_MAX = 2**63 - 1
+MAX_IM_USERID = I64_MAX // 2  # the import's limit (import/src/classify.rs)
 ZERO_DATE = "0000-00-00 00:00:00"
 HIGH_IDS = [2**31 - 1, 2**31, 3_000_000_000]  # int unsigned: beyond i32
 
@@ -123,6 +127,8 @@ def classify(row, tz):
         reasons.append("im_userid_missing")
     elif im_userid < 0:
         reasons.append("im_userid_negative")
+    elif im_userid > MAX_IM_USERID:
+        reasons.append("im_userid_too_large")
     if not row["im_username"]:
         reasons.append("im_username_missing")
     if not row["im_password"]:
@@ -317,9 +323,12 @@ def catalogue(gen, widen_user_id):
         extends=json_text({"long": "v" * 1025}))
 
     # IM account
-    for value in [2**53 - 1, 2**53, 2**53 + 1, 2**62, I64_MAX - 1, I64_MAX]:
+    for value in [2**53 - 1, 2**53, 2**53 + 1, MAX_IM_USERID]:
         if value <= gen.max_im_userid:
             ok(f"im_userid {value}", im_userid=value)
+    for value in [MAX_IM_USERID + 1, I64_MAX - 1, I64_MAX]:
+        if value <= gen.max_im_userid:
+            bad(f"im_userid {value} (over the limit)", ["im_userid_too_large"], im_userid=value)
     ok("im_userid 1", im_userid=1)
     ok("im_password 32 characters (varchar(32))", im_password=gen.password(32))
     ok("im_username 64 characters", im_username="m" * 64)
