@@ -88,8 +88,8 @@ pub fn parse(
             Short('V') | Long("version") => return Ok(Command::Version),
             Long("dry-run") => dry_run = true,
             Long("mysql-url") => url = Some(text(parser.value(), &name)?),
-            Long("mysql-table") => mysql_table = Some(table_name(text(parser.value(), &name)?, &name)?),
-            Long("users-table") => users_table = Some(table_name(text(parser.value(), &name)?, &name)?),
+            Long("mysql-table") => mysql_table = Some(table_name(text(parser.value(), &name)?, &name, 1)?),
+            Long("users-table") => users_table = Some(table_name(text(parser.value(), &name)?, &name, 3)?),
             Long("time-zone") => time_zone = parse_time_zone(&text(parser.value(), &name)?)?,
             Long("page-size") => page_size = number(parser.value(), &name, 1, MAX_PAGE_SIZE)?,
             Long("concurrency") => concurrency = number(parser.value(), &name, 1, MAX_CONCURRENCY)?,
@@ -100,7 +100,7 @@ pub fn parse(
     let mysql_url = url.ok_or("--mysql-url is required (see --help)")?;
     let users_table = match users_table {
         Some(table) => table,
-        None => table_name(env("USERS_TABLE").unwrap_or_default(), "USERS_TABLE")
+        None => table_name(env("USERS_TABLE").unwrap_or_default(), "USERS_TABLE", 3)
             .map_err(|_| "give the DynamoDB table with --users-table NAME or USERS_TABLE")?,
     };
     Ok(Command::Import(Options {
@@ -136,12 +136,14 @@ fn number<T: std::str::FromStr + PartialOrd + std::fmt::Display>(
     }
 }
 
-/// A name without characters that would need quoting anywhere: letters,
-/// digits, `_`, `-`, `.` (DynamoDB's alphabet; MySQL takes them quoted).
-fn table_name(name: String, what: &str) -> Result<String, String> {
+/// A name of `min..=255` characters that needs no quoting anywhere:
+/// letters, digits, `_`, `-`, `.` (DynamoDB's alphabet; it wants 3 or more).
+fn table_name(name: String, what: &str, min: usize) -> Result<String, String> {
     let fine = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.');
-    if name.is_empty() || name.len() > 255 || !name.chars().all(fine) {
-        return Err(format!("{what}: a table name of letters, digits, '_', '-' or '.'"));
+    if name.len() < min || name.len() > 255 || !name.chars().all(fine) {
+        return Err(format!(
+            "{what}: a table name of {min} to 255 letters, digits, '_', '-' or '.'"
+        ));
     }
     Ok(name)
 }
@@ -255,8 +257,12 @@ mod tests {
             assert!(error.contains(expected), "{args:?}: {error}");
             assert!(!error.contains("secret-pw"), "{error}");
         }
-        let error = run(&["--mysql-url", URL, "--users-table", ""], &[]).err().unwrap();
-        assert!(error.contains("a table name"), "{error}");
+        for (option, short, long) in [("--users-table", "ab", "abc"), ("--mysql-table", "", "a")] {
+            let error = run(&["--mysql-url", URL, option, short], &[]).err().unwrap();
+            assert!(error.contains("a table name"), "{error}");
+            assert!(run(&["--mysql-url", URL, option, long, "--users-table", "abc"], &[]).is_ok());
+            assert!(run(&["--mysql-url", URL, option, &"x".repeat(256)], &[]).is_err());
+        }
     }
 
     #[test]
