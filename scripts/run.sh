@@ -29,6 +29,6 @@ else
 fi
 log "try: $QNLIVE_PYTHON scripts/qiniu_request.py POST http://127.0.0.1:$PORT/server/user/register '{\"user_id\":\"user-1\"}'"
 # In the background so that Ctrl-C or a TERM reaches the trap at once.
-cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$PORT" &
+cargo lambda watch --bin qnlive-user-api --invoke-address 127.0.0.1 --invoke-port "$PORT" &
 WATCH_PID=$!
 wait "$WATCH_PID"
