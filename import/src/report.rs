@@ -20,6 +20,10 @@ pub struct Report {
     /// What the IM-id counter was raised to (at least), if anything.
     pub counter: Option<i64>,
     pub elapsed: Duration,
+    /// Where the time went: waiting for the next MySQL page (the reading
+    /// runs ahead), and for DynamoDB with every write slot taken.
+    pub waited_for_mysql: Duration,
+    pub waited_for_dynamodb: Duration,
 }
 
 /// A row in the report: its MySQL id, its user id as stored, and why.
@@ -109,6 +113,13 @@ impl Report {
             (Some(n), true) => format!("would be raised to at least {n}"),
         };
         let _ = writeln!(out, "  {:<18} {counter}", "IM-id counter");
+        let _ = writeln!(
+            out,
+            "  {:<18} MySQL {:.2} s, DynamoDB {:.2} s",
+            "waited for",
+            self.waited_for_mysql.as_secs_f64(),
+            self.waited_for_dynamodb.as_secs_f64()
+        );
         if self.dry_run {
             out.push_str("dry run: nothing was written\n");
         }
@@ -143,6 +154,8 @@ mod tests {
             conflicts: vec![Listed::new(5, Some("张伟".as_bytes()), "im_password,nick".into())],
             counter: Some(42),
             elapsed: Duration::from_secs(2),
+            waited_for_mysql: Duration::from_millis(250),
+            waited_for_dynamodb: Duration::from_millis(1500),
             ..Report::default()
         };
         assert_eq!(report.exit_code(), 0);
@@ -158,6 +171,7 @@ summary: 10 rows in 2.00 s, 5 rows/s
   skipped (deleted)  2
   failed             0
   IM-id counter      at least 42
+  waited for         MySQL 0.25 s, DynamoDB 1.50 s
 ";
         assert_eq!(report.render(), expected);
     }

@@ -69,27 +69,31 @@ async fn import_rows(options: &Options, report: &mut Report) -> Result<(), Strin
     let mut settle = |written: Written, report: &mut Report, progress: &mut Progress| {
         progress.advance(1);
         let listed = |detail| Listed::new(written.id, written.user_id.as_deref(), detail);
+        if matches!(
+            written.outcome,
+            Ok(ImportOutcome::Imported | ImportOutcome::AlreadyPresent)
+        ) {
+            largest_written = largest_written.max(Some(written.im_userid));
+        }
         match written.outcome {
-            Ok(ImportOutcome::Imported | ImportOutcome::AlreadyPresent) => {
-                match written.outcome {
-                    Ok(ImportOutcome::Imported) => report.imported += 1,
-                    _ => report.already_present += 1,
-                }
-                largest_written = largest_written.max(Some(written.im_userid));
-            }
+            Ok(ImportOutcome::Imported) => report.imported += 1,
+            Ok(ImportOutcome::AlreadyPresent) => report.already_present += 1,
             Ok(ImportOutcome::Conflict { differing }) => report.conflicts.push(listed(differing.join(","))),
             Err(e) => report.failed.push(listed(format!("{:?}", ErrorChain(&e).to_string()))),
         }
     };
     let mut result = Ok(());
-    'pages: while let Some(page) = next_page.recv().await {
-        let page = match page {
-            Ok(page) => page,
-            Err(e) => {
+    'pages: loop {
+        let waiting = Instant::now();
+        let page = match next_page.recv().await {
+            Some(Ok(page)) => page,
+            Some(Err(e)) => {
                 result = Err(e);
                 break;
             }
+            None => break,
         };
+        report.waited_for_mysql += waiting.elapsed();
         for row in page {
             report.rows += 1;
             let user = match classify(&row, options.time_zone) {
@@ -107,9 +111,11 @@ async fn import_rows(options: &Options, report: &mut Report) -> Result<(), Strin
                 }
                 Class::Valid(user) => user,
             };
+            let waiting = Instant::now();
             while writes.len() >= options.concurrency {
                 settle(joined(writes.join_next().await)?, report, &mut progress);
             }
+            report.waited_for_dynamodb += waiting.elapsed();
             writes.spawn(write(store.clone(), row, user, options.dry_run));
             started_writes += 1;
             if options.crash_after_writes == Some(started_writes) {
@@ -127,9 +133,11 @@ async fn import_rows(options: &Options, report: &mut Report) -> Result<(), Strin
         }
     }
     drop(next_page);
+    let waiting = Instant::now();
     while let Some(done) = writes.join_next().await {
         settle(joined(Some(done))?, report, &mut progress);
     }
+    report.waited_for_dynamodb += waiting.elapsed();
     progress.finish();
     let _ = reader.await;
     // Rows added to MySQL during the run may carry larger ids.
