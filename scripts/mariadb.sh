@@ -5,9 +5,11 @@
 #
 #   ensure_mariadb            install the pinned mariadb-server/-client if missing
 #   start_mariadb PORT [OPT]  start a server on 127.0.0.1:PORT (OPT: more mariadbd
-#                             options, e.g. --ssl-cert=... --ssl-key=...); exports MYSQL_URL
+#                             options); exports MYSQL_URL
 #                             (mysql://qnlive:PASS@127.0.0.1:PORT/qnlive),
-#                             MARIADB_PID, MARIADB_DIR, MARIADB_CLIENT_CNF
+#                             MARIADB_PID, MARIADB_DIR, MARIADB_CLIENT_CNF. TLS is on,
+#                             with a throwaway self-signed certificate for 127.0.0.1
+#                             (clients: ?require_ssl=true&verify_ca=false)
 #   mariadb_client [ARGS]     the `mariadb` client as that user on that database
 #   mariadb_admin [ARGS]      the `mariadb` client as the server's admin (socket)
 #   stop_mariadb              stop it and delete its data directory
@@ -99,6 +101,15 @@ start_mariadb() {
         echo "mariadb-install-db failed" >&2
         return 1
     fi
+    # TLS with a throwaway self-signed certificate, so that the import's
+    # TLS path is tested too (P-256: quick to make).
+    if ! openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+        -subj "/CN=127.0.0.1" -addext "subjectAltName=IP:127.0.0.1" -addext "basicConstraints=critical,CA:FALSE" \
+        -keyout "$MARIADB_DIR/tls-key.pem" -out "$MARIADB_DIR/tls-cert.pem" >"$MARIADB_DIR/tls.log" 2>&1; then
+        cat "$MARIADB_DIR/tls.log" >&2
+        echo "openssl could not make the test certificate" >&2
+        return 1
+    fi
     # --no-defaults: nothing from /etc/mysql; so the character set is said
     # here (the compiled-in default is latin1). The data is throwaway: no
     # doublewrite, no flush per commit, no binary log.
@@ -108,7 +119,9 @@ start_mariadb() {
         --skip-networking=0 --bind-address=127.0.0.1 --port="$port" --skip-name-resolve \
         --character-set-server=utf8mb4 --collation-server=utf8mb4_general_ci \
         --innodb-buffer-pool-size=128M --innodb-doublewrite=0 --innodb-flush-log-at-trx-commit=0 \
-        --skip-log-bin --max-allowed-packet=64M "$@" >"$MARIADB_DIR/stderr.log" 2>&1 &
+        --skip-log-bin --max-allowed-packet=64M \
+        --ssl-cert="$MARIADB_DIR/tls-cert.pem" --ssl-key="$MARIADB_DIR/tls-key.pem" \
+        "$@" >"$MARIADB_DIR/stderr.log" 2>&1 &
     MARIADB_PID=$!
     MARIADB_SOCKET="$MARIADB_DIR/mariadb.sock"
     export MARIADB_PID MARIADB_DIR MARIADB_SOCKET

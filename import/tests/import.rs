@@ -549,3 +549,20 @@ async fn bad_input_is_one_clear_line_and_never_the_password() {
     let out = report(&f.import_with(&no_password, &["--dry-run"], &[("MYSQL_PASSWORD", &password)]));
     assert_eq!(out.count("would import"), f.expected_items().len() as u64);
 }
+
+/// scripts/mariadb.sh serves TLS with a self-signed certificate.
+#[tokio::test]
+async fn tls_when_the_url_asks_for_it() {
+    let f = Fixture::new(&["60"]).await;
+    let url = mysql_url();
+    let out = report(&f.import_with(&format!("{url}?require_ssl=true&verify_ca=false"), &["--dry-run"], &[]));
+    assert_eq!(out.count("would import"), f.expected_items().len() as u64);
+    // Checked against the Mozilla roots, that certificate is refused.
+    let verified = f.import_with(&format!("{url}?require_ssl=true"), &["--dry-run"], &[]);
+    let stderr = String::from_utf8(verified.stderr).unwrap();
+    assert_eq!(verified.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("could not talk to MySQL") && stderr.contains("invalid peer certificate"),
+        "{stderr}"
+    );
+}
