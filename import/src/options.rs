@@ -261,6 +261,11 @@ mod tests {
             let error = run(&["--mysql-url", URL, option, short], &[]).err().unwrap();
             assert!(error.contains("a table name"), "{error}");
             assert!(run(&["--mysql-url", URL, option, long, "--users-table", "abc"], &[]).is_ok());
+            assert!(run(
+                &["--mysql-url", URL, option, &"x".repeat(255), "--users-table", "abc"],
+                &[]
+            )
+            .is_ok());
             assert!(run(&["--mysql-url", URL, option, &"x".repeat(256)], &[]).is_err());
         }
     }
