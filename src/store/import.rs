@@ -34,7 +34,7 @@ pub enum ImportOutcome {
     Conflict { differing: Vec<String> },
 }
 
-pub(super) fn imported_item(user: &ImportedUser) -> Item {
+fn imported_item(user: &ImportedUser) -> Item {
     let mut item = user_item(&user.user, &user.im, 0);
     for (name, value) in [(CREATED_AT, user.created_at), (UPDATED_AT, user.updated_at)] {
         match value {
@@ -46,7 +46,7 @@ pub(super) fn imported_item(user: &ImportedUser) -> Item {
 }
 
 /// What finding `stored` where `wanted` was to go means.
-pub(super) fn outcome(stored: Option<&Item>, wanted: &Item) -> ImportOutcome {
+fn outcome(stored: Option<&Item>, wanted: &Item) -> ImportOutcome {
     let Some(stored) = stored else {
         return ImportOutcome::Imported;
     };
