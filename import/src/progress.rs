@@ -17,26 +17,41 @@ pub struct Progress {
 
 enum Output {
     Bar(ProgressBar),
-    Plain { next_line: Instant },
+    Plain {
+        every: Duration,
+        next_line: Instant,
+        out: Box<dyn Write + Send>,
+    },
 }
 
 impl Progress {
     /// `total`: the rows counted before the run (more may arrive).
     pub fn new(total: u64) -> Self {
+        if !std::io::stderr().is_terminal() {
+            return Progress::plain(total, PLAIN_EVERY, Box::new(std::io::stderr()));
+        }
+        let style = ProgressStyle::with_template(TEMPLATE).unwrap_or_else(|_| ProgressStyle::default_bar());
+        let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr()).with_style(style);
+        Progress {
+            total,
+            done: 0,
+            started: Instant::now(),
+            output: Output::Bar(bar),
+        }
+    }
+
+    /// A line to `out` every `every`.
+    fn plain(total: u64, every: Duration, out: Box<dyn Write + Send>) -> Self {
         let started = Instant::now();
-        let output = if std::io::stderr().is_terminal() {
-            let style = ProgressStyle::with_template(TEMPLATE).unwrap_or_else(|_| ProgressStyle::default_bar());
-            Output::Bar(ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr()).with_style(style))
-        } else {
-            Output::Plain {
-                next_line: started + PLAIN_EVERY,
-            }
-        };
         Progress {
             total,
             done: 0,
             started,
-            output,
+            output: Output::Plain {
+                every,
+                next_line: started + every,
+                out,
+            },
         }
     }
 
@@ -49,12 +64,11 @@ impl Progress {
                 bar.set_length(self.total);
                 bar.set_position(self.done);
             }
-            Output::Plain { next_line } => {
+            Output::Plain { every, next_line, out } => {
                 let now = Instant::now();
                 if now >= *next_line {
-                    *next_line = now + PLAIN_EVERY;
-                    let line = plain_line(self.done, self.total, now - self.started);
-                    let _ = writeln!(std::io::stderr(), "{line}");
+                    *next_line = now + *every;
+                    let _ = writeln!(out, "{}", plain_line(self.done, self.total, now - self.started));
                 }
             }
         }
@@ -82,6 +96,55 @@ pub fn plain_line(done: u64, total: u64, elapsed: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A `Write` whose bytes the test can read afterwards.
+    #[derive(Clone, Default)]
+    struct Sink(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl Write for Sink {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().write(bytes)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Sink {
+        /// Each line up to its rate (the rest depends on timing).
+        fn lines(&self) -> Vec<String> {
+            let text = String::from_utf8(self.0.lock().unwrap().clone()).unwrap();
+            text.lines()
+                .map(|line| line.split(", ").next().unwrap().to_owned())
+                .collect()
+        }
+    }
+
+    #[test]
+    fn plain_progress_counts_rows_and_waits_between_lines() {
+        let sink = Sink::default();
+        let mut progress = Progress::plain(10, Duration::ZERO, Box::new(sink.clone()));
+        progress.advance(3);
+        progress.advance(4);
+        progress.advance(5);
+        assert_eq!(
+            sink.lines(),
+            [
+                "progress: 3/10 rows (30%)",
+                "progress: 7/10 rows (70%)",
+                "progress: 12/12 rows (100%)"
+            ]
+        );
+        let sink = Sink::default();
+        let mut progress = Progress::plain(10, Duration::from_millis(200), Box::new(sink.clone()));
+        progress.advance(1);
+        assert!(sink.lines().is_empty(), "a line before its time");
+        std::thread::sleep(Duration::from_millis(250));
+        progress.advance(1);
+        progress.advance(1);
+        assert_eq!(sink.lines(), ["progress: 2/10 rows (20%)"]);
+        progress.finish();
+    }
 
     #[test]
     fn plain_lines_give_rate_and_time_left() {

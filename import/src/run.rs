@@ -127,7 +127,10 @@ async fn import_rows(options: &Options, report: &mut Report) -> Result<(), Strin
                 settle(joined(Some(done))?, report, &mut progress);
             }
             if report.failed.len() >= MAX_FAILURES {
-                result = Err(format!("stopped after {MAX_FAILURES} rows failed to be written"));
+                let failed = report.failed.len();
+                result = Err(format!(
+                    "stopped after {failed} rows failed to be written (DynamoDB keeps failing)"
+                ));
                 break 'pages;
             }
         }
@@ -142,10 +145,8 @@ async fn import_rows(options: &Options, report: &mut Report) -> Result<(), Strin
     let _ = reader.await;
     // Rows added to MySQL during the run may carry larger ids.
     if let (Some(max), false) = (largest_written, options.dry_run) {
-        if report.counter < Some(max) {
-            raise_counter(&store, max).await?;
-            report.counter = Some(max);
-        }
+        raise_counter(&store, max).await?;
+        report.counter = report.counter.max(Some(max));
     }
     result
 }
@@ -171,15 +172,13 @@ async fn read_pages(mut source: Source, pages: mpsc::Sender<Result<Vec<SourceRow
     let mut after = 0;
     loop {
         let page = source.page(after).await;
+        // None when the table has ended or the read failed (sent on).
         let last = page.as_ref().ok().and_then(|rows| rows.last()).map(|row| row.id);
-        let failed = page.is_err();
-        if pages.send(page).await.is_err() || failed {
+        if pages.send(page).await.is_err() {
             break;
         }
-        match last {
-            Some(id) => after = id,
-            None => break,
-        }
+        let Some(id) = last else { break };
+        after = id;
     }
     source.close().await;
 }

@@ -16,6 +16,11 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
 
+/// The API tests' fault-injecting proxy between the SDK and DynamoDB Local.
+#[path = "../../tests/api/helpers/fault_proxy.rs"]
+#[allow(dead_code)]
+mod fault_proxy;
+
 type Item = HashMap<String, AttributeValue>;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_qnlive-user-import");
@@ -240,6 +245,8 @@ struct Report {
     invalid: BTreeMap<u64, String>,
     conflicts: BTreeMap<u64, String>,
     failed: usize,
+    /// From `summary: N rows in ...`.
+    rows: u64,
 }
 
 impl Report {
@@ -265,6 +272,7 @@ fn report(output: &Output) -> Report {
         invalid: BTreeMap::new(),
         conflicts: BTreeMap::new(),
         failed: 0,
+        rows: u64::MAX,
     };
     for line in stdout.lines() {
         let tokens: Vec<&str> = line.split_whitespace().collect();
@@ -279,6 +287,7 @@ fn report(output: &Output) -> Report {
             Some("invalid") => drop(report.invalid.insert(id(), detail())),
             Some("conflict") => drop(report.conflicts.insert(id(), detail())),
             Some("failed") => report.failed += 1,
+            Some("summary:") => report.rows = tokens[1].parse().unwrap(),
             _ => {}
         }
     }
@@ -357,6 +366,7 @@ async fn an_import_stores_exactly_the_service_items_never_overwrites_and_reruns_
     let before = f.users().await;
 
     let first = report(&f.import(&[]));
+    assert_eq!(first.rows, f.rows.len() as u64);
     // Promise 2: every invalid row listed with all its reasons.
     assert_eq!(first.invalid, invalid_rows(&f));
     // Promise 3: the registered users are conflicts, and untouched.
@@ -565,4 +575,187 @@ async fn tls_when_the_url_asks_for_it() {
         stderr.contains("could not talk to MySQL") && stderr.contains("invalid peer certificate"),
         "{stderr}"
     );
+}
+
+/// An empty table is a report of nothing; a row the original's schema
+/// could not hold stops the run after the pages before it, whose users
+/// are written and reported.
+#[tokio::test]
+async fn an_empty_table_and_a_run_stopped_by_a_bad_row() {
+    let f = Fixture::new(&["0"]).await;
+    let empty = report(&f.import(&[]));
+    assert_eq!((empty.count("imported"), empty.count("invalid")), (0, 0));
+
+    let table = format!("{}_typed", f.mysql_table);
+    let mut sql = format!(
+        "CREATE TABLE `{table}` (id int unsigned PRIMARY KEY, user_id varchar(64), nick varchar(64), \
+         avatar varchar(255), extends json, im_userid varchar(20), im_username varchar(64), \
+         im_password varchar(32), created_at datetime, updated_at datetime, deleted_at datetime);"
+    );
+    for id in 1..=9 {
+        let im_userid = if id == 8 {
+            "'not a number'".to_owned()
+        } else {
+            format!("'{}'", 1000 + id)
+        };
+        sql += &format!(
+            "INSERT INTO `{table}` VALUES ({id}, 'typed{id}', NULL, NULL, NULL, {im_userid}, 'qltyped{id}', 'pw', NULL, NULL, NULL);"
+        );
+    }
+    f.mysql(&sql).await;
+    let output = f.import_with(&mysql_url(), &["--mysql-table", &table, "--page-size", "5"], &[]);
+    let (stdout, stderr) = (
+        String::from_utf8(output.stdout).unwrap(),
+        String::from_utf8(output.stderr).unwrap(),
+    );
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("row id=8: the column im_userid holds") && stderr.lines().count() == 1,
+        "{stderr}"
+    );
+    assert!(
+        stdout.contains("summary (incomplete: the run stopped early): 5 rows"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("  imported           5\n"), "{stdout}");
+    assert_eq!(f.users().await.len(), 5);
+    // Promise 4 holds for what a stopped run wrote.
+    assert_eq!(f.counter().await, Some(1005));
+}
+
+/// Throttling, 500s, lost connections and lost replies on a third of the
+/// calls: the SDK's retries and the import's own (with backoff) still put
+/// every user exactly once. A lost reply makes the retry meet its own
+/// item: counted as already present, never as a conflict.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttling_and_lost_replies_are_retried_until_every_user_is_written() {
+    let f = Fixture::new(&["1500", "--seed", "9"]).await;
+    let proxy =
+        fault_proxy::FaultProxy::start(&dynamodb_endpoint(), fault_proxy::FaultPlan::mixed(17, 0.35, 0.0)).await;
+    let args = [
+        "--mysql-url".to_owned(),
+        mysql_url(),
+        "--mysql-table".into(),
+        f.mysql_table.clone(),
+    ];
+    let (table, endpoint) = (f.users_table.clone(), proxy.endpoint.clone());
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new(BINARY)
+            .args(args)
+            .args(["--users-table", &table, "--concurrency", "16"])
+            .env("AWS_ENDPOINT_URL_DYNAMODB", endpoint)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let out = report(&output);
+    let expected = f.expected_items();
+    assert!(proxy.stats.faulted() > 50, "only {} faults", proxy.stats.faulted());
+    assert_eq!((out.failed, out.conflicts.len()), (0, 0), "{out:?}");
+    assert_eq!(
+        out.count("imported") + out.count("already present"),
+        expected.len() as u64
+    );
+    assert_eq!(f.users().await, expected);
+}
+
+/// A proxy in front of DynamoDB Local that answers every `PutItem` with
+/// throttling and forwards every other call.
+async fn throttling_every_put(upstream: String) -> String {
+    use http_body_util::{BodyExt, Full};
+    use hyper::body::{Bytes, Incoming};
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let client = hyper_util::client::legacy::Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let (client, upstream) = (client.clone(), upstream.clone());
+            let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
+                let (client, upstream) = (client.clone(), upstream.clone());
+                async move {
+                    let target = request.headers().get("x-amz-target").and_then(|v| v.to_str().ok());
+                    if target == Some("DynamoDB_20120810.PutItem") {
+                        let body =
+                            r#"{"__type":"com.amazon.coral.availability#ThrottlingException","message":"injected"}"#;
+                        return Ok::<_, Box<dyn std::error::Error + Send + Sync>>(
+                            hyper::Response::builder()
+                                .status(400)
+                                .body(Full::new(Bytes::from(body)))?,
+                        );
+                    }
+                    let (mut parts, body) = request.into_parts();
+                    parts.uri = format!("{upstream}{}", parts.uri.path()).parse()?;
+                    let body = Full::new(body.collect().await?.to_bytes());
+                    let (parts, body) = client
+                        .request(hyper::Request::from_parts(parts, body))
+                        .await?
+                        .into_parts();
+                    Ok(hyper::Response::from_parts(
+                        parts,
+                        Full::new(body.collect().await?.to_bytes()),
+                    ))
+                }
+            });
+            tokio::spawn(hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service));
+        }
+    });
+    endpoint
+}
+
+/// DynamoDB that keeps throttling writes: each row is retried (the SDK's
+/// attempts, then the import's own with backoff) and then listed as
+/// failed, never dropped; after 100 such rows the run stops, exit 1.
+/// (The fault proxy above cannot do this: its faults hit every call, and
+/// the check of the table before the import would fail first.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_that_keep_failing_are_listed_and_stop_the_run() {
+    let f = Fixture::new(&["1300", "--seed", "4"]).await;
+    let endpoint = throttling_every_put(dynamodb_endpoint()).await;
+    let args = [
+        "--mysql-url".to_owned(),
+        mysql_url(),
+        "--mysql-table".into(),
+        f.mysql_table.clone(),
+    ];
+    let table = f.users_table.clone();
+    let started = std::time::Instant::now();
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new(BINARY)
+            .args(args)
+            .args(["--users-table", &table, "--concurrency", "100"])
+            .env("AWS_ENDPOINT_URL_DYNAMODB", endpoint)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8(output.stdout).unwrap(),
+        String::from_utf8(output.stderr).unwrap(),
+    );
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("rows failed to be written (DynamoDB keeps failing)"),
+        "{stderr}"
+    );
+    // The rows still in flight at the 100th failure are waited for, and listed too.
+    let failed: Vec<&str> = stdout.lines().filter(|line| line.starts_with("failed")).collect();
+    assert!((100..=200).contains(&failed.len()), "{}", failed.len());
+    assert!(
+        failed.iter().all(|line| line.contains("PutItem(import) unavailable")),
+        "{failed:?}"
+    );
+    assert!(
+        stdout.contains("summary (incomplete: the run stopped early)"),
+        "{stdout}"
+    );
+    // Five rounds of ours, 200 ms to 1.6 s apart, each after the SDK's three attempts.
+    assert!(
+        started.elapsed() > std::time::Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(f.users().await.is_empty());
 }
