@@ -40,9 +40,10 @@ impl Progress {
         }
     }
 
-    /// A line to `out` every `every`.
-    fn plain(total: u64, every: Duration, out: Box<dyn Write + Send>) -> Self {
+    /// A line to `out` now, with the total, then every `every`.
+    fn plain(total: u64, every: Duration, mut out: Box<dyn Write + Send>) -> Self {
         let started = Instant::now();
+        let _ = writeln!(out, "progress: 0/{total} rows");
         Progress {
             total,
             done: 0,
@@ -130,6 +131,7 @@ mod tests {
         assert_eq!(
             sink.lines(),
             [
+                "progress: 0/10 rows",
                 "progress: 3/10 rows (30%)",
                 "progress: 7/10 rows (70%)",
                 "progress: 12/12 rows (100%)"
@@ -138,11 +140,11 @@ mod tests {
         let sink = Sink::default();
         let mut progress = Progress::plain(10, Duration::from_millis(200), Box::new(sink.clone()));
         progress.advance(1);
-        assert!(sink.lines().is_empty(), "a line before its time");
+        assert_eq!(sink.lines(), ["progress: 0/10 rows"], "a line before its time");
         std::thread::sleep(Duration::from_millis(250));
         progress.advance(1);
         progress.advance(1);
-        assert_eq!(sink.lines(), ["progress: 2/10 rows (20%)"]);
+        assert_eq!(sink.lines(), ["progress: 0/10 rows", "progress: 2/10 rows (20%)"]);
         progress.finish();
     }
 

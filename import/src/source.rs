@@ -76,10 +76,6 @@ impl Source {
         })
     }
 
-    fn explain(&self, error: &mysql_async::Error) -> String {
-        explain(error, &self.server, &self.table)
-    }
-
     /// How many rows the table holds now (for the progress bar's ETA: ids
     /// have gaps).
     pub async fn count(&mut self) -> Result<u64, String> {
@@ -106,7 +102,7 @@ impl Source {
             .conn
             .exec_first(query, params)
             .await
-            .map_err(|e| self.explain(&e))?;
+            .map_err(|e| explain(&e, &self.server, &self.table))?;
         Ok(row.and_then(|mut row| row.take(0)).unwrap_or(Value::NULL))
     }
 
