@@ -129,7 +129,9 @@ stop_dynamodb() {
 
 # start_watch PORT [cargo lambda watch options...]: serves the function on
 # 127.0.0.1:PORT in the background (output in $TOOLS_DIR/watch-PORT.log)
-# and waits until it answers. Sets WATCH_PID; stop it with stop_all.
+# and waits until it answers. Sets WATCH_PID; stop it with stop_all. The
+# workspace has a second binary (the MySQL import): --bin says which one
+# is the function, or cargo lambda watch serves nothing at /.
 start_watch() {
     local port="$1"
     shift
@@ -142,15 +144,22 @@ start_watch() {
     done
 }
 
-# Stops what start_watch and start_dynamodb started (cargo-lambda stops the
-# function it spawned).
+# Stops what start_watch, start_dynamodb and (scripts/mariadb.sh, when
+# sourced) start_mariadb started (cargo-lambda stops the function it spawned).
 stop_all() {
+    stop_watch
+    stop_dynamodb
+    if declare -F stop_mariadb >/dev/null; then
+        stop_mariadb
+    fi
+}
+
+stop_watch() {
     if [ -n "${WATCH_PID:-}" ]; then
         kill "$WATCH_PID" 2>/dev/null || true
         wait "$WATCH_PID" 2>/dev/null || true
         WATCH_PID=""
     fi
-    stop_dynamodb
 }
 
 # The official Qiniu Node SDK (npm qiniu) at a pinned version, in the tools

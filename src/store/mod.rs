@@ -5,12 +5,14 @@ pub mod batch;
 pub mod client;
 mod counter;
 mod error;
+mod import;
 mod items;
 mod users;
 
 pub use batch::NotWritten;
 pub use client::{dynamodb_client, limits};
 pub use error::{BoxError, StoreError};
+pub use import::{ImportOutcome, ImportedUser};
 
 use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
 use aws_sdk_dynamodb::Client;

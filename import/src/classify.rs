@@ -1,0 +1,374 @@
+//! One `live_users` row: skipped (soft-deleted), invalid (with every reason
+//! that applies), or the user the service would have stored.
+//!
+//! The reasons are listed here so that the report can name all of them;
+//! what is imported is parsed by the service's own rules
+//! (`domain::input::new_user`, the register endpoint's parser), so that an
+//! imported user is always one the service itself could have registered.
+
+use qnlive_user_api::domain::validation::*;
+use qnlive_user_api::domain::{input, ImAccount};
+use qnlive_user_api::store::ImportedUser;
+use serde_json::Value;
+use time::{Date, Month, UtcOffset};
+
+/// The largest `im_userid` imported. The IM-id counter is raised to the
+/// largest imported id, and users registered later get ids above it: the
+/// margin keeps that counter far from overflowing. Ids above it (never
+/// seen from a real IM) are reported as invalid.
+pub const MAX_IM_USERID: i64 = i64::MAX / 2;
+
+/// A row as read from MySQL; text as bytes, so that nothing is decoded
+/// before it is checked.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SourceRow {
+    pub id: u64,
+    pub user_id: Option<Vec<u8>>,
+    pub nick: Option<Vec<u8>>,
+    pub avatar: Option<Vec<u8>>,
+    pub extends: Option<Vec<u8>>,
+    /// Wide enough for `bigint unsigned` too.
+    pub im_userid: Option<i128>,
+    pub im_username: Option<Vec<u8>>,
+    pub im_password: Option<Vec<u8>>,
+    pub created_at: Option<DateTime>,
+    pub updated_at: Option<DateTime>,
+    /// `deleted_at IS NOT NULL`, computed by MySQL.
+    pub deleted: bool,
+}
+
+/// A DATETIME as MySQL sends it; the zero date is all zeros.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DateTime {
+    pub year: u16,
+    pub month: u8,
+    pub day: u8,
+    pub hour: u8,
+    pub minute: u8,
+    pub second: u8,
+    pub micros: u32,
+}
+
+#[derive(Debug, PartialEq)]
+pub enum Class {
+    Deleted,
+    Invalid { reasons: Vec<String> },
+    Valid(ImportedUser),
+}
+
+pub fn classify(row: &SourceRow, zone: UtcOffset) -> Class {
+    if row.deleted {
+        return Class::Deleted;
+    }
+    let mut reasons: Vec<String> = Vec::new();
+    let mut text = |bytes: &Option<Vec<u8>>, column: &str| match bytes.as_deref().map(std::str::from_utf8) {
+        None => None,
+        Some(Ok(text)) => Some(text.to_owned()),
+        Some(Err(_)) => {
+            reasons.push(format!("{column}_not_utf8"));
+            None
+        }
+    };
+    let user_id = text(&row.user_id, "user_id");
+    let nick = text(&row.nick, "nick").unwrap_or_default();
+    let avatar = text(&row.avatar, "avatar").unwrap_or_default();
+    let extends_text = text(&row.extends, "extends");
+    let im_username = text(&row.im_username, "im_username").unwrap_or_default();
+    let im_password = text(&row.im_password, "im_password").unwrap_or_default();
+    let mut add = |reason: &str, applies: bool| {
+        if applies {
+            reasons.push(reason.to_owned());
+        }
+    };
+
+    let id_chars = user_id.as_deref().map_or(0, |id| id.chars().count());
+    add("user_id_null", row.user_id.is_none());
+    add("user_id_empty", row.user_id.as_deref() == Some(b""));
+    add("user_id_too_long", id_chars > MAX_USER_ID_CHARS);
+    add(
+        "user_id_control_character",
+        user_id.as_deref().is_some_and(|id| id.chars().any(char::is_control)),
+    );
+    add("nick_too_long", nick.chars().count() > MAX_NICK_CHARS);
+    add("avatar_too_long", avatar.chars().count() > MAX_AVATAR_CHARS);
+
+    let extends = match extends_text.as_deref().map(serde_json::from_str::<Value>) {
+        None => Value::Null,
+        Some(Ok(value)) => value,
+        Some(Err(_)) => {
+            add("extends_not_json", true);
+            Value::Null
+        }
+    };
+    match &extends {
+        Value::Null => {}
+        Value::Object(entries) => {
+            let any = |bad: &dyn Fn(&String, &Value) -> bool| entries.iter().any(|(k, v)| bad(k, v));
+            let chars = |s: &str| s.chars().count();
+            add("extends_too_many_entries", entries.len() > MAX_EXTENDS_ENTRIES);
+            add("extends_non_string_value", any(&|_, v| !v.is_string()));
+            add("extends_key_empty", any(&|k, _| k.is_empty()));
+            add("extends_key_too_long", any(&|k, _| chars(k) > MAX_EXTENDS_KEY_CHARS));
+            let long_value = |v: &Value| v.as_str().is_some_and(|v| chars(v) > MAX_EXTENDS_VALUE_CHARS);
+            add("extends_value_too_long", any(&|_, v| long_value(v)));
+        }
+        _ => add("extends_not_object", true),
+    }
+
+    let im_userid = row.im_userid.unwrap_or(0);
+    add("im_userid_missing", im_userid == 0);
+    add("im_userid_negative", im_userid < 0);
+    add("im_userid_too_large", im_userid > i128::from(MAX_IM_USERID));
+    add("im_username_missing", im_username.is_empty());
+    add("im_password_missing", im_password.is_empty());
+    let (Ok(im_userid), true) = (i64::try_from(im_userid), reasons.is_empty()) else {
+        return Class::Invalid { reasons };
+    };
+
+    // What the register endpoint would make of this user.
+    let body = serde_json::json!({"user_id": user_id, "nick": nick, "avatar": avatar, "extends": extends});
+    match input::new_user(body.to_string().as_bytes()) {
+        Ok(user) => Class::Valid(ImportedUser {
+            user,
+            im: ImAccount {
+                im_userid,
+                im_username,
+                im_password,
+            },
+            created_at: millis(row.created_at, zone),
+            updated_at: millis(row.updated_at, zone),
+        }),
+        Err(refused) => Class::Invalid {
+            reasons: vec![format!("refused by the service: {}", refused.message())],
+        },
+    }
+}
+
+/// Milliseconds since the epoch of a DATETIME written in `zone`; `None` for
+/// the zero date and other impossible dates.
+pub fn millis(value: Option<DateTime>, zone: UtcOffset) -> Option<i64> {
+    let v = value?;
+    let date = Date::from_calendar_date(i32::from(v.year), Month::try_from(v.month).ok()?, v.day).ok()?;
+    let nanos = date
+        .with_hms_micro(v.hour, v.minute, v.second, v.micros)
+        .ok()?
+        .assume_offset(zone)
+        .unix_timestamp_nanos();
+    i64::try_from(nanos.div_euclid(1_000_000)).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row() -> SourceRow {
+        let bytes = |s: &str| Some(s.as_bytes().to_vec());
+        SourceRow {
+            id: 7,
+            user_id: bytes("用户😀"),
+            nick: None,
+            avatar: bytes("https://a/b.png"),
+            extends: bytes(r#"{"b":"2","a":"first","a":"last"}"#),
+            im_userid: Some(1_000_123),
+            im_username: bytes("ql用户😀"),
+            im_password: bytes("p@ss w'rd"),
+            created_at: Some(at(2022, 5, 19, 8, 0, 0)),
+            updated_at: None,
+            deleted: false,
+        }
+    }
+
+    fn at(year: u16, month: u8, day: u8, hour: u8, minute: u8, second: u8) -> DateTime {
+        DateTime {
+            year,
+            month,
+            day,
+            hour,
+            minute,
+            second,
+            micros: 0,
+        }
+    }
+
+    type Change<'a> = Box<dyn FnOnce(&mut SourceRow) + 'a>;
+
+    fn reasons(change: impl FnOnce(&mut SourceRow)) -> Vec<String> {
+        let mut r = row();
+        change(&mut r);
+        match classify(&r, UtcOffset::UTC) {
+            Class::Invalid { reasons } => reasons,
+            other => panic!("not invalid: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_valid_row_becomes_the_user_the_service_would_store() {
+        let Class::Valid(user) = classify(&row(), UtcOffset::UTC) else {
+            panic!("invalid")
+        };
+        assert_eq!(user.user.user_id.as_str(), "用户😀");
+        assert_eq!(
+            (user.user.nick.as_str(), user.user.avatar.as_str()),
+            ("", "https://a/b.png")
+        );
+        let extends: Vec<_> = user
+            .user
+            .extends
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(extends, [("a", "last"), ("b", "2")]);
+        assert_eq!(
+            (
+                user.im.im_userid,
+                user.im.im_username.as_str(),
+                user.im.im_password.as_str()
+            ),
+            (1_000_123, "ql用户😀", "p@ss w'rd")
+        );
+        assert_eq!((user.created_at, user.updated_at), (Some(1_652_947_200_000), None));
+        for empty in [
+            None,
+            Some(b"null".to_vec()),
+            Some(b" null ".to_vec()),
+            Some(b"{}".to_vec()),
+        ] {
+            let Class::Valid(user) = classify(
+                &SourceRow {
+                    extends: empty,
+                    ..row()
+                },
+                UtcOffset::UTC,
+            ) else {
+                panic!("invalid")
+            };
+            assert!(user.user.extends.is_empty());
+        }
+        assert_eq!(
+            classify(
+                &SourceRow {
+                    deleted: true,
+                    user_id: None,
+                    ..row()
+                },
+                UtcOffset::UTC
+            ),
+            Class::Deleted
+        );
+    }
+
+    #[test]
+    fn limits_are_inclusive() {
+        let bytes = |s: String| Some(s.into_bytes());
+        let mut r = row();
+        r.user_id = bytes("😀".repeat(64));
+        r.nick = bytes("n".repeat(64));
+        r.avatar = bytes("a".repeat(1024));
+        let entries: Vec<String> = (0..63).map(|i| format!(r#""k{i}":"v""#)).collect();
+        r.extends = bytes(format!(
+            r#"{{{},"{}":"{}"}}"#,
+            entries.join(","),
+            "键".repeat(64),
+            "値".repeat(1024)
+        ));
+        r.im_userid = Some(i128::from(MAX_IM_USERID));
+        assert!(matches!(classify(&r, UtcOffset::UTC), Class::Valid(_)));
+    }
+
+    #[test]
+    fn every_reason_is_listed_in_order() {
+        let bytes = |s: &str| Some(s.as_bytes().to_vec());
+        assert_eq!(
+            reasons(|r| {
+                r.user_id = None;
+                r.extends = bytes(r#"{"n":1,"":"x"}"#);
+                r.im_userid = None;
+                r.im_username = bytes("");
+                r.im_password = None;
+            }),
+            [
+                "user_id_null",
+                "extends_non_string_value",
+                "extends_key_empty",
+                "im_userid_missing",
+                "im_username_missing",
+                "im_password_missing"
+            ]
+        );
+        let cases: Vec<(Change<'_>, &[&str])> = vec![
+            (Box::new(|r| r.user_id = bytes("")), &["user_id_empty"]),
+            (Box::new(|r| r.user_id = Some(vec![b'a'; 65])), &["user_id_too_long"]),
+            (
+                Box::new(|r| r.user_id = bytes("a\u{85}b\n")),
+                &["user_id_control_character"],
+            ),
+            (Box::new(|r| r.user_id = Some(vec![0xff])), &["user_id_not_utf8"]),
+            (Box::new(|r| r.nick = Some(vec![b'n'; 65])), &["nick_too_long"]),
+            (Box::new(|r| r.avatar = Some(vec![b'a'; 1025])), &["avatar_too_long"]),
+            (Box::new(|r| r.extends = bytes("{")), &["extends_not_json"]),
+            (Box::new(|r| r.extends = bytes("[]")), &["extends_not_object"]),
+            (Box::new(|r| r.extends = bytes(r#""{}""#)), &["extends_not_object"]),
+            (
+                Box::new(|r| r.extends = bytes(r#"{"a":null}"#)),
+                &["extends_non_string_value"],
+            ),
+            (
+                Box::new(|r| r.extends = bytes(&format!(r#"{{"{}":"v"}}"#, "k".repeat(65)))),
+                &["extends_key_too_long"],
+            ),
+            (
+                Box::new(|r| r.extends = bytes(&format!(r#"{{"k":"{}"}}"#, "v".repeat(1025)))),
+                &["extends_value_too_long"],
+            ),
+            (Box::new(|r| r.im_userid = Some(0)), &["im_userid_missing"]),
+            (Box::new(|r| r.im_userid = Some(-1)), &["im_userid_negative"]),
+            (
+                Box::new(|r| r.im_userid = Some(i128::from(MAX_IM_USERID) + 1)),
+                &["im_userid_too_large"],
+            ),
+            (
+                Box::new(|r| r.im_userid = Some(i128::from(u64::MAX))),
+                &["im_userid_too_large"],
+            ),
+            (Box::new(|r| r.im_username = None), &["im_username_missing"]),
+            (Box::new(|r| r.im_password = bytes("")), &["im_password_missing"]),
+            (
+                Box::new(|r| r.im_password = Some(vec![0xc3])),
+                &["im_password_not_utf8", "im_password_missing"],
+            ),
+        ];
+        for (change, expected) in cases {
+            assert_eq!(reasons(change), expected);
+        }
+        let many: Vec<String> = (0..65).map(|i| format!(r#""k{i}":"v""#)).collect();
+        let many = format!("{{{}}}", many.join(","));
+        assert_eq!(
+            reasons(|r| r.extends = Some(many.into_bytes())),
+            ["extends_too_many_entries"]
+        );
+    }
+
+    #[test]
+    fn datetimes_are_read_in_the_given_zone() {
+        let shanghai = UtcOffset::from_hms(8, 0, 0).unwrap();
+        let t = at(2022, 5, 19, 8, 0, 0);
+        assert_eq!(millis(Some(t), UtcOffset::UTC), Some(1_652_947_200_000));
+        assert_eq!(millis(Some(t), shanghai), Some(1_652_918_400_000));
+        assert_eq!(
+            millis(Some(DateTime { micros: 999_999, ..t }), UtcOffset::UTC),
+            Some(1_652_947_200_999)
+        );
+        assert_eq!(
+            millis(Some(at(1000, 1, 1, 0, 0, 0)), UtcOffset::UTC),
+            Some(-30_610_224_000_000)
+        );
+        assert_eq!(
+            millis(Some(at(9999, 12, 31, 23, 59, 59)), UtcOffset::UTC),
+            Some(253_402_300_799_000)
+        );
+        assert_eq!(millis(Some(DateTime::default()), UtcOffset::UTC), None);
+        assert_eq!(millis(Some(at(2023, 2, 30, 0, 0, 0)), UtcOffset::UTC), None);
+        assert_eq!(millis(Some(at(2023, 1, 1, 24, 0, 0)), UtcOffset::UTC), None);
+        assert_eq!(millis(None, UtcOffset::UTC), None);
+    }
+}
