@@ -13,6 +13,7 @@ mod run;
 mod source;
 
 use options::Command;
+use percent_encoding::percent_decode_str;
 use report::Report;
 use std::io::Write;
 use std::process::ExitCode;
@@ -69,28 +70,8 @@ fn url_passwords(url: &str) -> Vec<String> {
     let Some((_, password)) = userinfo.split_once(':') else {
         return Vec::new();
     };
-    let decoded = percent_decode(password);
+    let decoded = percent_decode_str(password).decode_utf8_lossy().into_owned();
     vec![password.to_owned(), decoded]
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
-        match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
-            (b'%', Some(byte)) => {
-                out.push(byte);
-                i += 3;
-            }
-            (byte, _) => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Belt and braces: no message this tool writes contains a password, and
@@ -112,7 +93,7 @@ mod tests {
         assert_eq!(url_passwords("mysql://u:a@b@h/db?x=@"), ["a@b", "a@b"]);
         assert!(url_passwords("mysql://u@h/db").is_empty());
         assert!(url_passwords("mysql://h/db:x@y").is_empty());
-        assert_eq!(percent_decode("%e7%94%a8%2"), "用%2");
+        assert_eq!(url_passwords("mysql://u:%e7%94%a8%2@h/db")[1], "用%2");
         let secrets = url_passwords("mysql://u:p%40ss@h/db");
         assert_eq!(redact("login p@ss or p%40ss, ab", &secrets), "login *** or ***, ab");
         assert_eq!(redact("ab ab", &["ab".into()]), "ab ab");
