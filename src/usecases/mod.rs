@@ -142,3 +142,36 @@ struct AccountsMissing {
     wanted: usize,
     got: usize,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::im::MaximError;
+
+    fn service_error(error: MaximError) -> ServiceError {
+        ImError::from(error).into()
+    }
+
+    #[test]
+    fn an_im_that_did_not_answer_is_unavailable_and_one_that_refused_is_internal() {
+        let unavailable = MaximError::Unavailable {
+            call: "register",
+            source: "timed out".into(),
+        };
+        let refused = MaximError::Refused {
+            call: "register",
+            code: 10008,
+        };
+        let unreadable = MaximError::Unreadable {
+            call: "register",
+            source: "not JSON".into(),
+        };
+        assert!(matches!(service_error(unavailable), ServiceError::Unavailable(_)));
+        assert!(matches!(service_error(refused), ServiceError::Internal(_)));
+        assert!(matches!(service_error(unreadable), ServiceError::Internal(_)));
+        assert!(matches!(
+            ServiceError::from(ImError::Other("no randomness".into())),
+            ServiceError::Internal(_)
+        ));
+    }
+}

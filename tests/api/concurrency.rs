@@ -3,6 +3,7 @@
 
 use crate::helpers::{spawn_app, TestRequest};
 use futures_util::future::join_all;
+use qnlive_user_api::im::IM_ID_BLOCK_SIZE;
 use serde_json::json;
 use std::collections::HashSet;
 
@@ -83,4 +84,16 @@ async fn two_hundred_users_registered_concurrently_on_three_instances_get_distin
         }
     }
     assert_eq!(im_ids.len(), 200);
+}
+
+#[tokio::test]
+async fn warming_up_leases_the_first_block_of_im_ids_before_any_request() {
+    let app = spawn_app().await;
+    app.app.warm_up(std::time::Duration::from_secs(10)).await;
+    let next = app.store.lease_im_ids(1).await.unwrap();
+    assert_eq!(
+        next.start,
+        IM_ID_BLOCK_SIZE + 1,
+        "the warm-up's own lease (which opens the connection) took the first block"
+    );
 }

@@ -202,6 +202,32 @@ async fn with_the_im_down_users_are_stored_pending_and_completed_once_it_is_back
 }
 
 #[tokio::test]
+async fn with_the_im_down_a_batch_stops_asking_it_after_the_first_16_users() {
+    let (app, im) = spawn_maxim_app().await;
+    im.set_down(true).await;
+    let ids: Vec<String> = (0..40).map(|i| format!("down_{i}")).collect();
+    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let batch = register_batch(&app, &ids).await;
+    batch.assert_ok();
+    for id in &ids {
+        assert!(
+            batch.data()[id].as_str().unwrap().contains("IM account is pending"),
+            "{id}: {}",
+            batch.body
+        );
+    }
+    // Only the first 16 users, in flight together, each make their three
+    // attempts; the other 24 are stored pending without asking the IM.
+    let calls = im.calls(Call::Register);
+    assert!(calls <= 16 * 3, "{calls} IM calls with the IM down");
+    let query: Vec<String> = ids.iter().map(|id| format!("user_ids={id}")).collect();
+    let profiles = app
+        .send(TestRequest::get("/server/user/profiles").query(&query.join("&")))
+        .await;
+    assert_eq!(profiles.data().as_array().unwrap().len(), 40, "every user is stored");
+}
+
+#[tokio::test]
 async fn an_im_that_answers_too_late_leaves_the_user_pending_then_adopted() {
     let (app, im) = spawn_maxim_app().await;
     im.set_delay(Duration::from_secs(3));
