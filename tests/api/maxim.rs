@@ -204,7 +204,8 @@ async fn with_the_im_down_users_are_stored_pending_and_completed_once_it_is_back
 #[tokio::test]
 async fn with_the_im_down_a_batch_stops_asking_it_after_the_first_16_users() {
     let (app, im) = spawn_maxim_app().await;
-    im.set_down(true).await;
+    // Down behind its gateway, so that the calls made are counted.
+    im.inject(Some(Call::Register), Fault::Http(503), usize::MAX);
     let ids: Vec<String> = (0..40).map(|i| format!("down_{i}")).collect();
     let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
     let batch = register_batch(&app, &ids).await;
@@ -225,6 +226,19 @@ async fn with_the_im_down_a_batch_stops_asking_it_after_the_first_16_users() {
         .send(TestRequest::get("/server/user/profiles").query(&query.join("&")))
         .await;
     assert_eq!(profiles.data().as_array().unwrap().len(), 40, "every user is stored");
+}
+
+#[tokio::test]
+async fn one_refusal_from_the_im_does_not_stop_a_batch_registering_the_others() {
+    let (app, im) = spawn_maxim_app().await;
+    im.inject(Some(Call::Register), Fault::Code(10008), 1);
+    let ids: Vec<String> = (0..40).map(|i| format!("mixed_{i}")).collect();
+    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let batch = register_batch(&app, &ids).await;
+    batch.assert_ok();
+    let pending = batch.data().as_object().unwrap();
+    assert_eq!(pending.len(), 1, "only the refused user is pending: {}", batch.body);
+    assert_eq!(im.calls(Call::Register), 40, "a refusal is not an outage");
 }
 
 #[tokio::test]
