@@ -21,6 +21,10 @@ use std::sync::atomic::{AtomicU32, Ordering};
 #[allow(dead_code)]
 mod fault_proxy;
 
+#[path = "../../tests/api/helpers/dynamodb_local.rs"]
+mod dynamodb_local;
+use dynamodb_local::dynamodb_endpoint;
+
 type Item = HashMap<String, AttributeValue>;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_qnlive-user-import");
@@ -34,20 +38,6 @@ fn mysql_url() -> String {
              which starts a throwaway MariaDB (scripts/mariadb.sh)"
         )
     })
-}
-
-fn dynamodb_endpoint() -> String {
-    let endpoint = std::env::var("AWS_ENDPOINT_URL_DYNAMODB").unwrap_or_else(|_| {
-        panic!(
-            "this test needs DynamoDB Local, and AWS_ENDPOINT_URL_DYNAMODB is not set: \
-             run it with scripts/test.sh, which starts DynamoDB Local"
-        )
-    });
-    assert!(
-        endpoint.starts_with("http://127.0.0.1:") || endpoint.starts_with("http://localhost:"),
-        "tests only run against DynamoDB Local on loopback, not {endpoint}"
-    );
-    endpoint
 }
 
 fn unique(prefix: &str) -> String {
@@ -97,7 +87,21 @@ impl Fixture {
     }
 
     fn import_with(&self, url: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
-        Command::new(BINARY)
+        self.command(url, args, env).output().expect("run qnlive-user-import")
+    }
+
+    /// Runs the binary with DynamoDB at `endpoint`: a proxy served by the
+    /// test's own runtime, so the wait for the binary runs off it.
+    async fn import_through(&self, endpoint: &str, args: &[&str]) -> Output {
+        let mut command = self.command(&mysql_url(), args, &[("AWS_ENDPOINT_URL_DYNAMODB", endpoint)]);
+        tokio::task::spawn_blocking(move || command.output().expect("run qnlive-user-import"))
+            .await
+            .unwrap()
+    }
+
+    fn command(&self, url: &str, args: &[&str], env: &[(&str, &str)]) -> Command {
+        let mut command = Command::new(BINARY);
+        command
             .args([
                 "--mysql-url",
                 url,
@@ -108,9 +112,8 @@ impl Fixture {
             ])
             .args(args)
             .env_remove("MYSQL_PASSWORD")
-            .envs(env.iter().copied())
-            .output()
-            .expect("run qnlive-user-import")
+            .envs(env.iter().copied());
+        command
     }
 
     fn rows_of<'a>(&'a self, class: &'a str) -> impl Iterator<Item = &'a Value> + 'a {
@@ -659,23 +662,7 @@ async fn throttling_and_lost_replies_are_retried_until_every_user_is_written() {
     let f = Fixture::new(&["1500", "--seed", "9"]).await;
     let proxy =
         fault_proxy::FaultProxy::start(&dynamodb_endpoint(), fault_proxy::FaultPlan::mixed(17, 0.35, 0.0)).await;
-    let args = [
-        "--mysql-url".to_owned(),
-        mysql_url(),
-        "--mysql-table".into(),
-        f.mysql_table.clone(),
-    ];
-    let (table, endpoint) = (f.users_table.clone(), proxy.endpoint.clone());
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new(BINARY)
-            .args(args)
-            .args(["--users-table", &table, "--concurrency", "16"])
-            .env("AWS_ENDPOINT_URL_DYNAMODB", endpoint)
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
+    let output = f.import_through(&proxy.endpoint, &["--concurrency", "16"]).await;
     let out = report(&output);
     let expected = f.expected_items();
     assert!(proxy.stats.faulted() > 50, "only {} faults", proxy.stats.faulted());
@@ -743,24 +730,8 @@ async fn throttling_every_put(upstream: String) -> (String, std::sync::Arc<Atomi
 async fn writes_that_keep_failing_are_listed_and_stop_the_run() {
     let f = Fixture::new(&["1300", "--seed", "4"]).await;
     let (endpoint, _) = throttling_every_put(dynamodb_endpoint()).await;
-    let args = [
-        "--mysql-url".to_owned(),
-        mysql_url(),
-        "--mysql-table".into(),
-        f.mysql_table.clone(),
-    ];
-    let table = f.users_table.clone();
     let started = std::time::Instant::now();
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new(BINARY)
-            .args(args)
-            .args(["--users-table", &table, "--concurrency", "100"])
-            .env("AWS_ENDPOINT_URL_DYNAMODB", endpoint)
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
+    let output = f.import_through(&endpoint, &["--concurrency", "100"]).await;
     let (stdout, stderr) = (
         String::from_utf8(output.stdout).unwrap(),
         String::from_utf8(output.stderr).unwrap(),
@@ -797,23 +768,7 @@ async fn writes_that_keep_failing_are_listed_and_stop_the_run() {
 async fn a_row_that_cannot_be_written_is_tried_fifteen_times_then_listed() {
     let f = Fixture::new(&["1"]).await;
     let (endpoint, puts) = throttling_every_put(dynamodb_endpoint()).await;
-    let args = [
-        "--mysql-url".to_owned(),
-        mysql_url(),
-        "--mysql-table".into(),
-        f.mysql_table.clone(),
-    ];
-    let table = f.users_table.clone();
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new(BINARY)
-            .args(args)
-            .args(["--users-table", &table])
-            .env("AWS_ENDPOINT_URL_DYNAMODB", endpoint)
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
+    let output = f.import_through(&endpoint, &[]).await;
     let stdout = String::from_utf8(output.stdout).unwrap();
     assert_eq!(output.status.code(), Some(2), "{stdout}");
     assert!(

@@ -2,9 +2,12 @@
 //! Gateway HTTP API (2.0) events through `lambda_http`'s own parser, the
 //! same way Lambda feeds the deployed function.
 
+pub mod dynamodb_local;
 pub mod event;
 pub mod fake_im;
 pub mod fault_proxy;
+
+pub use dynamodb_local::dynamodb_endpoint;
 
 pub use event::HttpApiEvent;
 
@@ -28,22 +31,6 @@ static COUNTER: AtomicU64 = AtomicU64::new(0);
 pub fn unique(prefix: &str) -> String {
     let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
     format!("{prefix}-{nanos:x}-{}", COUNTER.fetch_add(1, Ordering::Relaxed))
-}
-
-/// The DynamoDB Local endpoint. Refuses anything but loopback so that no
-/// test ever writes to a real table.
-pub fn dynamodb_endpoint() -> String {
-    let endpoint = std::env::var("AWS_ENDPOINT_URL_DYNAMODB").unwrap_or_else(|_| {
-        panic!(
-            "this test needs DynamoDB Local, and AWS_ENDPOINT_URL_DYNAMODB is not set: \
-             run it with scripts/test.sh, which starts DynamoDB Local"
-        )
-    });
-    assert!(
-        endpoint.starts_with("http://127.0.0.1:") || endpoint.starts_with("http://localhost:"),
-        "tests only run against DynamoDB Local on loopback, not {endpoint}"
-    );
-    endpoint
 }
 
 pub async fn client() -> aws_sdk_dynamodb::Client {
