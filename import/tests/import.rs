@@ -781,3 +781,18 @@ async fn a_row_that_cannot_be_written_is_tried_fifteen_times_then_listed() {
     );
     assert_eq!(puts.load(Ordering::Relaxed), 15);
 }
+
+/// A DynamoDB that cannot be reached is an error: neither "the table does
+/// not exist" nor "the counter is already high enough".
+#[tokio::test]
+async fn an_unreachable_dynamodb_is_an_error_for_the_table_check_and_the_counter() {
+    let client = qnlive_user_api::store::client::dynamodb_client_from(|name| match name {
+        // The discard port: nothing listens there, the connection is refused.
+        "AWS_ENDPOINT_URL_DYNAMODB" => Some("http://127.0.0.1:9".to_owned()),
+        _ => std::env::var(name).ok(),
+    })
+    .expect("AWS_REGION and credentials (scripts/test.sh)");
+    let store = Store::new(client, "unreachable");
+    assert!(store.table_exists().await.is_err());
+    assert!(store.raise_im_counter(5).await.is_err());
+}
