@@ -24,7 +24,7 @@ use lambda::REJECTED_PART_HEADER;
 use lambda_http::{Body, Request, Response};
 use request::RequestPath;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 use tracing::Instrument;
 
 /// The contract's limit on request bodies.
@@ -159,7 +159,7 @@ impl App {
                     counted,
                     request_id: &request_id,
                 };
-                (self.metrics_out)(&line.to_emf(now_millis()));
+                (self.metrics_out)(&line.to_emf(request::unix_millis()));
             }
             response
         }
@@ -224,10 +224,4 @@ impl App {
             SystemTime::now(),
         )?)
     }
-}
-
-fn now_millis() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }

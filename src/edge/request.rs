@@ -59,16 +59,21 @@ pub fn budget_end(request: &Request, started: Instant) -> Instant {
         .filter(|deadline| *deadline > YEAR_2001_MS);
     let remaining = match lambda_deadline {
         Some(deadline_ms) => {
-            let now_ms = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis() as u64);
-            Duration::from_millis(deadline_ms.saturating_sub(now_ms)).saturating_sub(REPLY_MARGIN)
+            Duration::from_millis(deadline_ms.saturating_sub(unix_millis())).saturating_sub(REPLY_MARGIN)
         }
         None => DEFAULT_BUDGET,
     };
     // Lambda allows at most 15 minutes; a larger value is not a deadline
     // (and the cap keeps the sum far from overflowing an Instant).
     started + remaining.min(MAX_BUDGET)
+}
+
+/// Now as Unix time in milliseconds, the clock of Lambda's deadline and of
+/// the metrics line's timestamp.
+pub(super) fn unix_millis() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// The request's path in its two roles: as routed, and in every form the
