@@ -110,6 +110,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::TooLarge => {
                 ApiError::bad_request("extends: the user record would exceed DynamoDB's item size limit")
             }
+            ServiceError::Invalid(invalid) => invalid.into(),
             ServiceError::Unavailable(source) => ApiError::DatabaseUnavailable(source),
             ServiceError::Internal(source) => ApiError::Internal(source),
         }

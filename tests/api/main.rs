@@ -16,6 +16,7 @@ mod concurrency;
 mod endpoints;
 mod errors;
 mod events;
+mod extends_bound;
 mod faults;
 mod layers;
 mod logs;
