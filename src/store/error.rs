@@ -19,6 +19,9 @@ pub enum StoreError {
     /// tell (how many `extends` entries the merge makes).
     #[error(transparent)]
     Invalid(#[from] InvalidInput),
+    /// A read brought more than its caller said it could use.
+    #[error("the items read exceed what the caller can use")]
+    ReadTooLarge,
     /// The write would take the item past DynamoDB's 400 KB.
     #[error("the item would exceed DynamoDB's item size limit")]
     TooLarge,

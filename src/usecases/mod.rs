@@ -44,6 +44,9 @@ pub enum ServiceError {
     /// The change would take the stored user past DynamoDB's item size.
     #[error("the user record would exceed the item size limit")]
     TooLarge,
+    /// The users asked for would not fit in the answer's size limit.
+    #[error("the users asked for exceed the answer's size limit")]
+    AnswerTooLarge,
     /// DynamoDB (or the IM) is throttled, failing or unreachable: worth
     /// trying again later.
     #[error("a dependency is unavailable")]
@@ -60,6 +63,7 @@ impl From<StoreError> for ServiceError {
             StoreError::NotFound => ServiceError::NotFound,
             StoreError::TooLarge => ServiceError::TooLarge,
             StoreError::Invalid(invalid) => ServiceError::Invalid(invalid),
+            StoreError::ReadTooLarge => ServiceError::AnswerTooLarge,
             StoreError::Unavailable { .. } => ServiceError::Unavailable(error.into()),
             StoreError::Other { .. } => ServiceError::Internal(error.into()),
         }
