@@ -253,7 +253,7 @@ mod tests {
     #[test]
     fn the_budget_for_a_read_is_three_times_the_json_plus_an_allowance_per_item() {
         let budget = ReadBudget::for_json(1_000, 2);
-        assert_eq!(budget.remaining(), 3_000 + 2 * ITEM_ALLOWANCE_BYTES);
+        assert_eq!(budget.remaining(), 3_000 + 2 * 4_096);
         assert_eq!(ReadBudget::for_json(usize::MAX, 2).remaining(), usize::MAX);
     }
 }
