@@ -21,6 +21,7 @@
 //! `ITEM_ALLOWANCE_BYTES`. An answer that spends the budget therefore holds
 //! more than the caller can use: refusing it never refuses a read that fits.
 
+use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::config::interceptors::{BeforeDeserializationInterceptorContextMut, InterceptorContext};
 use aws_sdk_dynamodb::config::retry::{ClassifyRetry, RetryAction};
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
@@ -100,24 +101,16 @@ impl ReadBudget {
 #[derive(Debug)]
 pub(super) struct BudgetGuard(pub(super) ReadBudget);
 
-impl Intercept for BudgetGuard {
-    fn name(&self) -> &'static str {
-        "BudgetGuard"
-    }
-
-    fn modify_before_deserialization(
-        &self,
-        context: &mut BeforeDeserializationInterceptorContextMut<'_>,
-        _runtime_components: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
-    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
-        let response = context.response_mut();
+impl BudgetGuard {
+    /// Replaces the answer's body with one gathered against the budget. An
+    /// answer whose announced length is over what is left is refused
+    /// before a byte of it is read.
+    fn gather(&self, response: &mut HttpResponse) -> Result<(), OverBudget> {
         let announced: Option<usize> = response
             .headers()
             .get("content-length")
             .and_then(|length| length.parse().ok());
         if let Some(length) = announced {
-            // Known too large before a byte is read.
             self.0.take(length)?;
         }
         let body = GatheredBody {
@@ -130,15 +123,36 @@ impl Intercept for BudgetGuard {
         *response.body_mut() = SdkBody::from_body_1_x(body);
         Ok(())
     }
-}
 
-impl ClassifyRetry for BudgetGuard {
-    fn classify_retry(&self, _context: &InterceptorContext) -> RetryAction {
+    /// A call whose answer spent the budget is not sent again: it would
+    /// only bring more of what cannot be used.
+    fn retry_action(&self) -> RetryAction {
         if self.0.is_spent() {
             RetryAction::RetryForbidden
         } else {
             RetryAction::NoActionIndicated
         }
+    }
+}
+
+impl Intercept for BudgetGuard {
+    fn name(&self) -> &'static str {
+        "BudgetGuard"
+    }
+
+    fn modify_before_deserialization(
+        &self,
+        context: &mut BeforeDeserializationInterceptorContextMut<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        Ok(self.gather(context.response_mut())?)
+    }
+}
+
+impl ClassifyRetry for BudgetGuard {
+    fn classify_retry(&self, _context: &InterceptorContext) -> RetryAction {
+        self.retry_action()
     }
 
     fn name(&self) -> &'static str {
@@ -255,5 +269,47 @@ mod tests {
         let budget = ReadBudget::for_json(1_000, 2);
         assert_eq!(budget.remaining(), 3_000 + 2 * 4_096);
         assert_eq!(ReadBudget::for_json(usize::MAX, 2).remaining(), usize::MAX);
+    }
+
+    fn response(body: &'static [u8], content_length: Option<usize>) -> HttpResponse {
+        let mut response = HttpResponse::new(lambda_http::http::StatusCode::OK.into(), SdkBody::from(body));
+        if let Some(length) = content_length {
+            response.headers_mut().insert("content-length", length.to_string());
+        }
+        response
+    }
+
+    #[tokio::test]
+    async fn an_answer_is_gathered_against_the_budget() {
+        let budget = ReadBudget::of(10);
+        let mut answer = response(b"abcdef", Some(6));
+        BudgetGuard(budget.clone()).gather(&mut answer).unwrap();
+        assert_eq!(budget.remaining(), 4);
+        let body = answer.take_body().collect().await.unwrap().to_bytes();
+        assert_eq!(body, Bytes::from_static(b"abcdef"));
+        assert_eq!(budget.remaining(), 4, "announced bytes are counted once");
+    }
+
+    #[tokio::test]
+    async fn an_answer_announced_over_the_budget_is_refused_unread() {
+        let budget = ReadBudget::of(5);
+        let mut answer = response(b"abcdef", Some(6));
+        assert!(BudgetGuard(budget.clone()).gather(&mut answer).is_err());
+        assert!(budget.is_spent());
+        // An answer without a length is counted as it arrives.
+        let budget = ReadBudget::of(5);
+        let mut answer = response(b"abcdef", None);
+        BudgetGuard(budget.clone()).gather(&mut answer).unwrap();
+        assert!(answer.take_body().collect().await.is_err());
+        assert!(budget.is_spent());
+    }
+
+    #[test]
+    fn retries_are_forbidden_once_the_budget_is_spent() {
+        let budget = ReadBudget::of(1);
+        let guard = BudgetGuard(budget.clone());
+        assert_eq!(guard.retry_action(), RetryAction::NoActionIndicated);
+        assert!(budget.take(2).is_err());
+        assert_eq!(guard.retry_action(), RetryAction::RetryForbidden);
     }
 }

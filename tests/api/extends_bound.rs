@@ -179,3 +179,22 @@ async fn an_update_of_an_unknown_user_with_extends_is_still_404() {
         .await
         .assert_error(404, 404);
 }
+
+#[tokio::test]
+async fn an_update_that_would_pass_dynamodbs_item_limit_is_400() {
+    // Only users stored before the bound can still get there: 100 entries,
+    // each given 1,024 four-byte characters by updates of known keys.
+    let app = spawn_app().await;
+    stored_with_entries(&app, "legacy", 100).await;
+    let widest: String = "😀".repeat(1024);
+    let fill = |range: std::ops::Range<usize>| -> Map<String, Value> {
+        keys("k", range).into_iter().map(|k| (k, json!(widest))).collect()
+    };
+    update(&app, "legacy", fill(0..64)).await.assert_ok();
+    let too_large = update(&app, "legacy", fill(64..100)).await;
+    too_large.assert_error(400, 400);
+    assert_eq!(
+        too_large.message(),
+        "extends: the user record would exceed DynamoDB's item size limit"
+    );
+}

@@ -12,6 +12,7 @@ mod helpers;
 
 mod bad_input;
 mod batch;
+mod batch_reads;
 mod concurrency;
 mod endpoints;
 mod errors;
