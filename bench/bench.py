@@ -15,6 +15,7 @@ import http.server
 import json
 import os
 import queue
+import signal
 import socketserver
 import statistics
 import subprocess
@@ -30,6 +31,7 @@ from lambda_model import (MEMORY_SIZES_MB, PRICE_SOURCE, cost_per_million, cpu_s
                           stretched)
 
 DYNAMODB = sys.argv[1].rstrip("/")
+PROXY = DYNAMODB  # main() puts the call-counting proxy in between
 TARGET = sys.argv[2]
 AK, SK = os.environ["QNLIVE_AK"], os.environ["QNLIVE_SK"]
 SIGNER = QiniuMacAuth(AK, SK, disable_qiniu_timestamp_signature=True)
@@ -451,35 +453,70 @@ def memory_choice(starts, warm, cold_share, extra_wait_ms=0.0):
     return rows, min(rows, key=lambda row: row[-1])[0]
 
 
+def endpoint_requests(ids):
+    """Each endpoint's requests: (label, users per request, make), where
+    make(n) is the n-th request of that kind. The reads and updates go to
+    the users `ids` (100 of them, registered beforehand)."""
+    query = "&".join(f"user_ids={i}" for i in ids)
+    return [
+        ("info", 1, lambda n: event("GET", f"/server/user/info/{ids[n % 100]}")),
+        ("profile", 1, lambda n: event("GET", f"/server/user/profile/{ids[n % 100]}")),
+        ("register", 1, lambda n: event("POST", "/server/user/register", body={"user_id": f"ep-r{n}", "nick": "n"})),
+        ("update", 1, lambda n: event("PUT", f"/server/user/{ids[n % 100]}",
+                                      body={"nick": f"nick {n}", "extends": {"k": str(n)}})),
+        ("infos, 100 ids", 100, lambda n: event("GET", "/server/user/infos", query)),
+        ("profiles, 100 ids", 100, lambda n: event("GET", "/server/user/profiles", query)),
+        ("register/batch, 100 users", 100, lambda n: event("POST", "/server/user/register/batch",
+                                                           body=[{"user_id": f"ep-b{n}-{i:03d}"} for i in range(100)])),
+    ]
+
+
+def start_with_users(binary):
+    """An instance over TLS with 100 users registered: (runtime, process, their ids)."""
+    runtime = Runtime()
+    process, _ = start(binary, runtime, TLS_ENV)
+    ids = [f"ep-{i:03d}" for i in range(100)]
+    try:
+        measured_invoke(runtime, process.pid, event("POST", "/server/user/register/batch",
+                                                    body=[{"user_id": i} for i in ids]))
+    except BaseException:
+        process.kill(); process.wait(); runtime.close()
+        raise
+    return runtime, process, ids
+
+
 def endpoint_cpu(ours, requests=40, batch_requests=15):
     """Wall and CPU per warm request of each endpoint, over TLS, on one
     instance: (label, users per request, [(wall, cpu)])."""
-    runtime = Runtime()
-    process, _ = start(ours, runtime, TLS_ENV)
-    pid = process.pid
+    runtime, process, ids = start_with_users(ours)
     try:
-        ids = [f"ep-{i:03d}" for i in range(100)]
-        measured_invoke(runtime, pid, event("POST", "/server/user/register/batch",
-                                            body=[{"user_id": i} for i in ids]))
-        query = "&".join(f"user_ids={i}" for i in ids)
-        cases = [
-            ("info", 1, requests, lambda n: event("GET", f"/server/user/info/{ids[n % 100]}")),
-            ("profile", 1, requests, lambda n: event("GET", f"/server/user/profile/{ids[n % 100]}")),
-            ("register", 1, requests, lambda n: event("POST", "/server/user/register",
-                                                      body={"user_id": f"ep-r{n}", "nick": "n"})),
-            ("update", 1, requests, lambda n: event("PUT", f"/server/user/{ids[n % 100]}",
-                                                    body={"nick": f"nick {n}", "extends": {"k": str(n)}})),
-            ("infos, 100 ids", 100, batch_requests, lambda n: event("GET", "/server/user/infos", query)),
-            ("profiles, 100 ids", 100, batch_requests, lambda n: event("GET", "/server/user/profiles", query)),
-            ("register/batch, 100 users", 100, batch_requests,
-             lambda n: event("POST", "/server/user/register/batch",
-                             body=[{"user_id": f"ep-b{n}-{i:03d}"} for i in range(100)])),
-        ]
         results = []
-        for label, users, count, make in cases:
-            measured_invoke(runtime, pid, make(count))  # the first of a kind is not counted
-            results.append((label, users, [measured_invoke(runtime, pid, make(n)) for n in range(count)]))
+        for label, users, make in endpoint_requests(ids):
+            count = requests if users == 1 else batch_requests
+            measured_invoke(runtime, process.pid, make(count))  # the first of a kind is not counted
+            results.append((label, users, [measured_invoke(runtime, process.pid, make(n)) for n in range(count)]))
         return results
+    finally:
+        process.kill(); process.wait(); runtime.close()
+
+
+def profile(binary, label, requests, perf_data):
+    """`perf record` (cpu-clock samples, DWARF call graphs) of one instance
+    while it answers `requests` warm requests of one endpoint (a label of
+    endpoint_requests); scripts/bench_profile.sh reads the samples."""
+    runtime, process, ids = start_with_users(binary)
+    try:
+        make = {case[0]: case[2] for case in endpoint_requests(ids)}[label]
+        for n in range(5):
+            measured_invoke(runtime, process.pid, make(requests + n))
+        events = [make(n) for n in range(requests)]  # signed before perf starts: not in the samples
+        perf = subprocess.Popen(["perf", "record", "--quiet", "-e", "cpu-clock", "-F", "4999",
+                                 "--call-graph", "dwarf,32768", "-p", str(process.pid), "-o", perf_data])
+        time.sleep(1)  # perf attaches
+        cpu = [measured_invoke(runtime, process.pid, ev)[1] for ev in events]
+        perf.send_signal(signal.SIGINT)
+        perf.wait()
+        print(f"{label}: {requests} requests, CPU per request median {statistics.median(cpu):.3f} ms")
     finally:
         process.kill(); process.wait(); runtime.close()
 
@@ -588,6 +625,9 @@ def endpoint_report(ours):
 
 def main():
     global PROXY
+    if os.environ.get("BENCH_PROFILE"):
+        return profile(os.environ["BENCH_PROFILE_BINARY"], os.environ["BENCH_PROFILE"],
+                       int(os.environ.get("BENCH_PROFILE_REQUESTS", "300")), os.environ["BENCH_PROFILE_DATA"])
     proxy = Threaded(("127.0.0.1", 0), CountingProxy)
     PROXY = f"http://127.0.0.1:{proxy.server_address[1]}"
     threading.Thread(target=proxy.serve_forever, daemon=True).start()
