@@ -24,6 +24,13 @@ because both bill the same GB-ms and the request fee is most of it:
 (10.0, 35.64)
 >>> round(mixed(cold=100.0, warm=10.0, cold_share=0.01), 2)
 10.9
+
+The same pair gives the CPU such a warm request takes on Lambda (a plain
+GetItem function on arm64): the time it loses from 256 to 128 MB is its CPU
+x (1/share(128) - 1/share(256)).
+
+>>> round(published_warm_cpu_ms(), 3)
+1.085
 """
 
 import math
@@ -32,6 +39,11 @@ MEMORY_SIZES_MB = (128, 256, 512, 1024, 1769)
 ONE_VCPU_MB = 1769
 USD_PER_GB_SECOND = 0.0000133334
 USD_PER_MILLION_REQUESTS = 0.20
+# Published measurements of a plain lambda_http + aws-config +
+# aws-sdk-dynamodb GetItem function on arm64 (ms): warm requests at 128 and
+# 256 MB, and first requests at 128 and 1,024 MB.
+PUBLISHED_WARM_MS = {128: 15.3, 256: 7.8}
+PUBLISHED_FIRST_MS = {128: 826.0, 1024: 129.0}
 PRICE_SOURCE = ("arm64, us-east-1: $0.0000133334 per GB-second, billed per 1 ms (rounded up), "
                 "and $0.20 per million requests (aws.amazon.com/lambda/pricing, December 2026)")
 
@@ -51,6 +63,12 @@ def cost_per_million(duration_ms, memory_mb):
     billed_ms = math.ceil(duration_ms)
     gb_seconds = billed_ms / 1000 * memory_mb / 1024
     return USD_PER_MILLION_REQUESTS + 1e6 * gb_seconds * USD_PER_GB_SECOND
+
+
+def published_warm_cpu_ms():
+    """Full-core CPU ms of the published warm request, by the model."""
+    (small, small_ms), (large, large_ms) = sorted(PUBLISHED_WARM_MS.items())
+    return (small_ms - large_ms) / (1 / cpu_share(small) - 1 / cpu_share(large))
 
 
 def mixed(cold, warm, cold_share):
