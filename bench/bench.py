@@ -14,7 +14,6 @@ Prints a Markdown report and writes it to bench/last-run.md.
 import http.server
 import json
 import os
-import queue
 import signal
 import socketserver
 import statistics
@@ -23,9 +22,7 @@ import sys
 import threading
 import time
 import urllib.request
-import uuid
 
-from qiniu import QiniuMacAuth
 
 from lambda_model import (MEMORY_SIZES_MB, PRICE_SOURCE, PUBLISHED_FIRST_MS, PUBLISHED_WARM_MS,
                           cost_per_million, cpu_share, mixed, published_warm_cpu_ms, stretched)
@@ -34,10 +31,8 @@ DYNAMODB = sys.argv[1].rstrip("/")
 PROXY = DYNAMODB  # main() puts the call-counting proxy in between
 TARGET = sys.argv[2]
 AK, SK = os.environ["QNLIVE_AK"], os.environ["QNLIVE_SK"]
-SIGNER = QiniuMacAuth(AK, SK, disable_qiniu_timestamp_signature=True)
 TABLE = os.environ["USERS_TABLE"]
 STARTS = int(os.environ.get("BENCH_STARTS", "15"))
-HOST = "api.example.com"
 # The Lambda model: DynamoDB over TLS, and the mix of cold and warm
 # requests the MemorySize proposal weighs.
 TLS_ENV = {"AWS_ENDPOINT_URL_DYNAMODB": os.environ["DYNAMODB_TLS_URL"],
@@ -106,80 +101,9 @@ def calls_since(before):
 
 # ---------------------------------------------------------------- Runtime API
 
-class Runtime:
-    """The Lambda Runtime API, one invocation at a time."""
-
-    def __init__(self):
-        self.events = queue.Queue()
-        self.replies = queue.Queue()
-        self.first_poll = threading.Event()
-        self.first_poll_at = None
-        # How often the function has asked for an event: the moment it asks
-        # again, it has finished the last one (CPU is read then).
-        self.polls = 0
-        self.polled = threading.Condition()
-        runtime = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True
-            wbufsize = -1
-
-            def log_message(self, *args):
-                pass
-
-            def reply(self, status, body=b"", headers=None):
-                self.send_response(status)
-                for k, v in (headers or {}).items():
-                    self.send_header(k, v)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def do_GET(self):
-                if not self.path.endswith("/runtime/invocation/next"):
-                    return self.reply(404)
-                if not runtime.first_poll.is_set():
-                    runtime.first_poll_at = time.perf_counter()
-                    runtime.first_poll.set()
-                with runtime.polled:
-                    runtime.polls += 1
-                    runtime.polled.notify_all()
-                request_id, event = runtime.events.get()
-                runtime.sent_at = time.perf_counter()
-                deadline = int((time.time() + 10) * 1000)
-                self.reply(200, json.dumps(event).encode(), {
-                    "Lambda-Runtime-Aws-Request-Id": request_id,
-                    "Lambda-Runtime-Deadline-Ms": str(deadline),
-                    "Lambda-Runtime-Invoked-Function-Arn": "arn:aws:lambda:us-east-1:123456789012:function:bench",
-                    "Lambda-Runtime-Trace-Id": "Root=1-00000000-000000000000000000000000;Sampled=0",
-                    "Content-Type": "application/json",
-                })
-
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                self.reply(202, b"{}")
-                runtime.replies.put((time.perf_counter() - runtime.sent_at, self.path, body))
-
-        self.server = Threaded(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def invoke(self, event):
-        self.events.put((str(uuid.uuid4()), event))
-        elapsed, path, body = self.replies.get(timeout=60)
-        if not path.endswith("/response"):
-            raise RuntimeError(f"invocation failed: {path} {body[:300]!r}")
-        return elapsed, json.loads(body)
-
-    def wait_for_poll(self, count, timeout=30):
-        with self.polled:
-            if not self.polled.wait_for(lambda: self.polls >= count, timeout):
-                raise RuntimeError("the function did not ask for the next event")
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+# The stand-in shared with scripts/worst_case_memory.sh.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "e2e"))
+from lambda_runtime import Events, Runtime, lambda_environment  # noqa: E402
 
 
 # ---------------------------------------------------------------- events
@@ -187,23 +111,8 @@ class Runtime:
 # Events come from the test suite's own builder (tests/api/helpers/event.rs),
 # through examples/api_gateway_event.rs: one builder for tests, fuzz targets
 # and benchmarks.
-EVENT_BUILDER = subprocess.Popen([os.path.join(TARGET, "release", "examples", "api_gateway_event")],
-                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-
-
-def event(method, path, query="", body=None):
-    headers = {"host": HOST}
-    raw_body = json.dumps(body) if body is not None else None
-    if raw_body is not None:
-        headers["content-type"] = "application/json"
-    url = f"https://{HOST}{path}" + (f"?{query}" if query else "")
-    token = SIGNER.token_of_request(method, HOST, url, "", headers.get("content-type"), raw_body)
-    headers["authorization"] = f"Qiniu {token}"
-    request = {"method": method, "path": path, "query": query, "headers": list(headers.items()),
-               "body": raw_body, "request_id": str(uuid.uuid4())}
-    EVENT_BUILDER.stdin.write(json.dumps(request) + "\n")
-    EVENT_BUILDER.stdin.flush()
-    return json.loads(EVENT_BUILDER.stdout.readline())
+EVENTS = Events(os.path.join(TARGET, "release", "examples", "api_gateway_event"), AK, SK)
+event = EVENTS.event
 
 
 def code_of(reply):
@@ -245,22 +154,9 @@ def dynamodb_local_floor():
 # ---------------------------------------------------------------- processes
 
 def start(binary, runtime, extra_env=None, stdout_lines=None):
-    env = {
-        "PATH": os.environ["PATH"],
-        "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{runtime.port}",
-        "AWS_LAMBDA_FUNCTION_NAME": "bench", "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128", "AWS_LAMBDA_LOG_GROUP_NAME": "bench",
-        "AWS_LAMBDA_LOG_STREAM_NAME": "bench", "AWS_REGION": "us-east-1",
-        "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
+    env = lambda_environment(runtime, 128, {
         "AWS_ENDPOINT_URL_DYNAMODB": PROXY, "USERS_TABLE": TABLE, "QINIU_KEYS": f"{AK}:{SK}",
-        "RUST_LOG": "warn",
-    }
-    # Debian keeps one file per certificate beside the bundle, and
-    # rustls-native-certs reads both (about 300 files); Lambda's AL2023 keeps
-    # the bundle only. Pointing at the bundle makes local starts load what a
-    # Lambda loads, for every function measured.
-    if os.path.exists("/etc/ssl/certs/ca-certificates.crt"):
-        env["SSL_CERT_FILE"] = "/etc/ssl/certs/ca-certificates.crt"
+    })
     env.update(extra_env or {})
     started = time.perf_counter()
     piped = env["RUST_LOG"] == "info" or stdout_lines is not None

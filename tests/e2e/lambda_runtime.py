@@ -41,6 +41,11 @@ class Runtime:
         self.events = queue.Queue()
         self.replies = queue.Queue()
         self.first_poll = threading.Event()
+        self.first_poll_at = None
+        # How often the function has asked for an event: the moment it asks
+        # again, it has finished the last one (benchmarks read its CPU then).
+        self.polls = 0
+        self.polled = threading.Condition()
         runtime = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -62,7 +67,12 @@ class Runtime:
             def do_GET(self):
                 if not self.path.endswith("/runtime/invocation/next"):
                     return self.reply(404)
-                runtime.first_poll.set()
+                if not runtime.first_poll.is_set():
+                    runtime.first_poll_at = time.perf_counter()
+                    runtime.first_poll.set()
+                with runtime.polled:
+                    runtime.polls += 1
+                    runtime.polled.notify_all()
                 request_id, event = runtime.events.get()
                 runtime.sent_at = time.perf_counter()
                 self.reply(200, json.dumps(event).encode(), {
@@ -82,7 +92,7 @@ class Runtime:
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
-    def invoke(self, event, timeout_s=30):
+    def invoke(self, event, timeout_s=60):
         """Hands `event` to the function; returns (seconds, API Gateway reply).
         Raises if the function reported an error or did not answer."""
         self.events.put((str(uuid.uuid4()), event))
@@ -90,6 +100,12 @@ class Runtime:
         if not path.endswith("/response"):
             raise RuntimeError(f"invocation failed: {path} {body[:300]!r}")
         return elapsed, json.loads(body)
+
+    def wait_for_poll(self, count, timeout_s=30):
+        """Waits until the function has asked for its `count`th event."""
+        with self.polled:
+            if not self.polled.wait_for(lambda: self.polls >= count, timeout_s):
+                raise RuntimeError("the function did not ask for the next event")
 
     def close(self):
         self.server.shutdown()
