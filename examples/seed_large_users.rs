@@ -14,7 +14,7 @@
 
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use qnlive_user_api::domain::{Extends, ImAccount, NewUser, UserId};
-use qnlive_user_api::store::{dynamodb_client, ImportedUser, Store};
+use qnlive_user_api::store::{dynamodb_client, DynamoDbStore, ImportedUser};
 use qnlive_user_api::telemetry::ErrorChain;
 
 const KEY_CHARS: usize = 64;
@@ -31,7 +31,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let (count, entries): (usize, usize) = (count.parse()?, entries.parse()?);
     let table = std::env::var("USERS_TABLE").map_err(|_| "USERS_TABLE is not set: name the table to fill")?;
-    let store = Store::new(dynamodb_client()?, &table);
+    let store = DynamoDbStore::new(dynamodb_client()?, &table);
 
     let value: String = std::iter::repeat_n(WIDEST_CHAR, VALUE_CHARS).collect();
     let extends: Extends = (0..entries)

@@ -10,9 +10,11 @@
 //! `telemetry` (logs) and `metrics` (one CloudWatch EMF line per request)
 //! know none of the layers, and all of them may use them.
 
+pub mod backoff;
 pub mod config;
 pub mod domain;
 pub mod edge;
+pub mod error;
 pub mod im;
 pub mod metrics;
 pub mod store;
@@ -23,13 +25,13 @@ pub use config::Config;
 pub use edge::App;
 
 use im::ImAccounts;
-use store::Store;
+use store::{DynamoDbStore, Store};
 use usecases::UserService;
 
 /// The function, wired from its configuration and a DynamoDB client. Fails
 /// only if the IM client cannot load the system's trust roots.
 pub fn build_app(config: Config, client: aws_sdk_dynamodb::Client) -> std::io::Result<App> {
-    let store = Store::new(client, config.users_table);
+    let store = Store::from(DynamoDbStore::new(client, config.users_table));
     let im = ImAccounts::new(config.im, store.clone())?;
     Ok(App::new(config.edge, UserService::new(store, im)))
 }

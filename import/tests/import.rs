@@ -10,7 +10,7 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use mysql_async::prelude::Queryable;
 use qnlive_user_api::domain::{Extends, ImAccount, NewUser, UserId};
-use qnlive_user_api::store::{ImportedUser, Store};
+use qnlive_user_api::store::{DynamoDbStore, ImportedUser};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::process::{Command, Output};
@@ -59,7 +59,7 @@ struct Fixture {
     mysql_table: String,
     users_table: String,
     client: aws_sdk_dynamodb::Client,
-    store: Store,
+    store: DynamoDbStore,
     rows: Vec<Value>,
 }
 
@@ -70,7 +70,7 @@ impl Fixture {
         let rows = generate(&mysql_table, generator_args).await;
         let users_table = unique("import").replace('_', "-");
         let client = qnlive_user_api::store::dynamodb_client().expect("AWS_REGION and credentials (scripts/test.sh)");
-        let store = Store::new(client.clone(), &users_table);
+        let store = DynamoDbStore::new(client.clone(), &users_table);
         store.create_table().await.expect("create the DynamoDB table");
         Fixture {
             mysql_table,
@@ -792,7 +792,7 @@ async fn an_unreachable_dynamodb_is_an_error_for_the_table_check_and_the_counter
         _ => std::env::var(name).ok(),
     })
     .expect("AWS_REGION and credentials (scripts/test.sh)");
-    let store = Store::new(client, "unreachable");
+    let store = DynamoDbStore::new(client, "unreachable");
     assert!(store.table_exists().await.is_err());
     assert!(store.raise_im_counter(5).await.is_err());
 }

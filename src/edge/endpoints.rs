@@ -10,7 +10,7 @@ use crate::domain::{input, User};
 use crate::metrics;
 use crate::usecases::UserService;
 use serde_json::value::to_raw_value;
-use std::time::Instant;
+use tokio::time::Instant;
 
 /// Lambda refuses replies over 6 MB (counted after JSON-escaping the body):
 /// a batch answer over this is refused in the envelope instead.

@@ -6,7 +6,7 @@
 
 use crate::domain::InvalidInput;
 use crate::edge::auth::Rejection;
-use crate::store::BoxError;
+use crate::error::BoxError;
 use crate::usecases::ServiceError;
 use lambda_http::http::StatusCode;
 use std::borrow::Cow;

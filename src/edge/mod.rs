@@ -24,7 +24,8 @@ use lambda::REJECTED_PART_HEADER;
 use lambda_http::{Body, Request, Response};
 use request::RequestPath;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
+use tokio::time::Instant;
 use tracing::Instrument;
 
 /// The contract's limit on request bodies.
@@ -137,8 +138,7 @@ impl App {
             // On the heap: the use cases' futures are large, and a test's
             // (or a debug build's) stack is not.
             let work = Box::pin(self.dispatch(&request, budget_end, &mut route_name));
-            let (result, counted) =
-                metrics::measured(async { tokio::time::timeout_at(budget_end.into(), work).await }).await;
+            let (result, counted) = metrics::measured(async { tokio::time::timeout_at(budget_end, work).await }).await;
             let result = result.unwrap_or_else(|_| Err(ApiError::DatabaseUnavailable(OutOfTime.into())));
             let code = result.as_ref().map_or_else(ApiError::code, |_| 0);
             let response = envelope::reply(&request_id, &result);

@@ -4,7 +4,8 @@
 use super::routes::BASE_PATH;
 use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::time::Instant;
 
 /// Time kept back from the Lambda deadline to serialize and send the reply.
 pub const REPLY_MARGIN: Duration = Duration::from_millis(500);

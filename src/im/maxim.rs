@@ -8,7 +8,7 @@
 //! as the original service sent them (registering needs no token, the two
 //! admin calls do, and a wrong token is then seen at once).
 
-use crate::store::BoxError;
+use crate::error::BoxError;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::{Method, Request, StatusCode};
@@ -19,7 +19,8 @@ use hyper_util::rt::TokioExecutor;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::fmt;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// One attempt of one call, from sending to the whole answer.
 pub const ATTEMPT_TIMEOUT: Duration = Duration::from_millis(2_000);

@@ -18,8 +18,9 @@ pub use self_issued::{SelfIssuedIm, IM_ID_BLOCK_SIZE};
 
 use crate::domain::im_account::{im_username, random_password};
 use crate::domain::{ImAccount, UserId};
-use crate::store::{BoxError, Store, StoreError};
-use std::time::Instant;
+use crate::error::BoxError;
+use crate::store::{Store, StoreError};
+use tokio::time::Instant;
 
 pub const DEFAULT_IM_USERNAME_PREFIX: &str = "ql";
 

@@ -1,30 +1,24 @@
 //! Many users at a time: `BatchGetItem` (100 keys per call) and
 //! `BatchWriteItem` (25 items per call), every call of a batch at once,
-//! retrying what DynamoDB leaves unprocessed with full-jitter exponential
-//! backoff.
+//! retrying what DynamoDB leaves unprocessed (`batch_rounds.rs`).
 
+use super::batch_rounds::{write_in_rounds, StillUnprocessed, BATCH_ATTEMPTS, BATCH_BACKOFF, BATCH_WRITE_MAX_ITEMS};
 use super::items::*;
 use super::read_budget::{BudgetGuard, ReadBudget};
-use super::{Store, StoreError};
+use super::{DynamoDbStore, StoreError};
 use crate::domain::{ImAccount, NewUser, User, UserId};
 use aws_sdk_dynamodb::error::BuildError;
 use aws_sdk_dynamodb::types::{KeysAndAttributes, PutRequest, WriteRequest};
 use futures_util::future::join_all;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use std::ops::ControlFlow;
-use std::time::{Duration, Instant};
+use tokio::time::Instant;
 
-/// DynamoDB's own limits per call.
-const BATCH_WRITE_MAX_ITEMS: usize = 25;
+/// DynamoDB's limit of keys per `BatchGetItem` call.
 const BATCH_GET_MAX_KEYS: usize = 100;
 
 const BATCH_GET: &str = "BatchGetItem";
-
-/// Rounds of `UnprocessedItems` / `UnprocessedKeys` retries, with full-jitter
-/// exponential backoff from 40 ms up to 1 s (about 3 s at the worst).
-const BATCH_ATTEMPTS: u32 = 8;
-const BACKOFF_BASE_MS: u64 = 20;
-const BACKOFF_CAP_MS: u64 = 1_000;
+const BATCH_WRITE: &str = "BatchWriteItem";
 
 /// Users of a batch write that were not written, and why: DynamoDB stayed
 /// busy or unavailable (`StoreError::Unavailable`), or refused in a way that
@@ -35,21 +29,7 @@ pub struct NotWritten {
     pub cause: StoreError,
 }
 
-/// What DynamoDB still left unprocessed when the retries ran out.
-#[derive(Debug, thiserror::Error)]
-#[error("{count} items still unprocessed after {BATCH_ATTEMPTS} rounds")]
-struct StillUnprocessed {
-    count: usize,
-}
-
-/// The batch's time ran out while items were pending.
-#[derive(Debug, thiserror::Error)]
-#[error("stopped at the request's time budget with {count} items pending")]
-struct OutOfTime {
-    count: usize,
-}
-
-impl Store {
+impl DynamoDbStore {
     /// Writes users that were checked to be new, with unconditional puts
     /// (`BatchWriteItem` takes no conditions). Returns every user that could
     /// not be written, with the cause: none is dropped silently. Retries
@@ -69,7 +49,7 @@ impl Store {
                     Ok(requests) => self.write_chunk(requests, writes_end).await,
                     Err(error) => Some(NotWritten {
                         user_ids: chunk.iter().map(|(user, _)| user.user_id.clone()).collect(),
-                        cause: StoreError::other("BatchWriteItem", error),
+                        cause: StoreError::other(BATCH_WRITE, error),
                     }),
                 }
             }
@@ -79,53 +59,23 @@ impl Store {
 
     /// One chunk of a batch write, with its retries. Other chunks' results
     /// stand whatever happens to this one.
-    async fn write_chunk(&self, mut pending: Vec<WriteRequest>, writes_end: Instant) -> Option<NotWritten> {
-        let mut cause = None;
-        for attempt in 0..BATCH_ATTEMPTS {
-            if attempt > 0 {
-                if !backoff_before(attempt, writes_end).await {
-                    cause = Some(StoreError::unavailable(
-                        "BatchWriteItem",
-                        OutOfTime { count: pending.len() },
-                    ));
-                    break;
-                }
-                crate::metrics::count_dynamodb_resend();
-            }
-            let call = self
+    async fn write_chunk(&self, requests: Vec<WriteRequest>, writes_end: Instant) -> Option<NotWritten> {
+        let sent = write_in_rounds(BATCH_WRITE, requests, writes_end, |pending| async move {
+            let output = self
                 .client
                 .batch_write_item()
-                .request_items(&self.table, pending.clone())
-                .send();
-            // A call cut off here may still have written some items: they
-            // are reported as not written, and a retry by the client finds
-            // them already registered.
-            let Ok(result) = tokio::time::timeout_at(writes_end.into(), call).await else {
-                cause = Some(StoreError::unavailable(
-                    "BatchWriteItem",
-                    OutOfTime { count: pending.len() },
-                ));
-                break;
-            };
-            match result {
-                Ok(output) => {
-                    pending = output
-                        .unprocessed_items
-                        .and_then(|mut tables| tables.remove(&self.table))
-                        .unwrap_or_default();
-                    if pending.is_empty() {
-                        return None;
-                    }
-                }
+                .request_items(&self.table, pending)
+                .send()
+                .await
                 // The SDK has already retried what it can.
-                Err(e) => {
-                    cause = Some(StoreError::from_sdk("BatchWriteItem", e));
-                    break;
-                }
-            }
-        }
-        let cause = cause
-            .unwrap_or_else(|| StoreError::unavailable("BatchWriteItem", StillUnprocessed { count: pending.len() }));
+                .map_err(|e| StoreError::from_sdk(BATCH_WRITE, e))?;
+            Ok(output
+                .unprocessed_items
+                .and_then(|mut tables| tables.remove(&self.table))
+                .unwrap_or_default())
+        })
+        .await;
+        let (pending, cause) = sent.err()?;
         let user_ids = pending
             .into_iter()
             .filter_map(|request| request.put_request)
@@ -224,7 +174,7 @@ impl Store {
         attempt: u32,
     ) -> Result<GetRound, StoreError> {
         if attempt > 0 {
-            tokio::time::sleep(backoff_delay(attempt)).await;
+            tokio::time::sleep(BATCH_BACKOFF.delay(attempt)).await;
             crate::metrics::count_dynamodb_resend();
         }
         let call = self.client.batch_get_item().request_items(&self.table, request);
@@ -260,45 +210,4 @@ struct GetRound {
     items: Vec<Item>,
     unprocessed: Option<KeysAndAttributes>,
     attempt: u32,
-}
-
-/// Full-jitter exponential backoff before retry `attempt` (1-based).
-fn backoff_delay(attempt: u32) -> Duration {
-    let ceiling = BACKOFF_CAP_MS.min(BACKOFF_BASE_MS << attempt.min(16));
-    let mut random = [0u8; 8];
-    let jitter = match getrandom::getrandom(&mut random) {
-        Ok(()) => u64::from_le_bytes(random) % (ceiling + 1),
-        Err(_) => ceiling / 2,
-    };
-    Duration::from_millis(jitter)
-}
-
-/// Backs off unless that would reach `end`; false means "stop retrying".
-async fn backoff_before(attempt: u32, end: Instant) -> bool {
-    let delay = backoff_delay(attempt);
-    if Instant::now() + delay >= end {
-        return false;
-    }
-    tokio::time::sleep(delay).await;
-    true
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_grows_with_each_round_up_to_a_ceiling() {
-        for attempt in 1..=20 {
-            let ceiling = BACKOFF_CAP_MS.min(BACKOFF_BASE_MS << attempt.min(16));
-            assert!(
-                backoff_delay(attempt) <= Duration::from_millis(ceiling),
-                "round {attempt}"
-            );
-        }
-        assert_eq!(BACKOFF_BASE_MS << 1, 40);
-        // Full jitter: over many draws the delay is not stuck at one value.
-        let draws: std::collections::HashSet<_> = (0..50).map(|_| backoff_delay(6)).collect();
-        assert!(draws.len() > 10);
-    }
 }

@@ -2,7 +2,7 @@
 //! Lambda instance leases blocks of ids.
 
 use super::items::*;
-use super::{Store, StoreError};
+use super::{DynamoDbStore, StoreError};
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use std::ops::Range;
 
@@ -11,7 +11,7 @@ use std::ops::Range;
 #[error("the IM id counter did not return a number")]
 struct CounterWithoutNumber;
 
-impl Store {
+impl DynamoDbStore {
     /// Leases `count` IM user ids with one atomic `ADD` on the counter item.
     /// Returns the half-open range of ids that now belong to the caller.
     pub async fn lease_im_ids(&self, count: i64) -> Result<Range<i64>, StoreError> {
@@ -33,7 +33,12 @@ impl Store {
             .as_ref()
             .and_then(|attributes| number_attr(attributes, COUNTER_NEXT))
             .ok_or_else(|| StoreError::other(OPERATION, CounterWithoutNumber))?;
-        // The counter holds the last id handed out; the first block is 1..=count.
-        Ok(last - count + 1..last + 1)
+        Ok(leased_block(last, count))
     }
+}
+
+/// The ids a lease of `count` owns once the counter reads `last`: the
+/// counter holds the last id handed out, so the first block is 1..=count.
+pub(super) fn leased_block(last: i64, count: i64) -> Range<i64> {
+    last - count + 1..last + 1
 }

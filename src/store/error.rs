@@ -2,10 +2,9 @@
 //! is written for a client: the edge decides what a caller is told.
 
 use crate::domain::InvalidInput;
+use crate::error::BoxError;
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -5,7 +5,7 @@
 
 use super::error::failed_condition;
 use super::items::*;
-use super::{Store, StoreError};
+use super::{DynamoDbStore, StoreError};
 use crate::domain::{ImAccount, NewUser};
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
@@ -65,7 +65,7 @@ fn outcome(stored: Option<&Item>, wanted: &Item) -> ImportOutcome {
     }
 }
 
-impl Store {
+impl DynamoDbStore {
     /// Puts the user unless its key is taken (one conditional `PutItem`);
     /// a taken key is compared with what would have been written.
     pub async fn import_user(&self, user: &ImportedUser) -> Result<ImportOutcome, StoreError> {

@@ -2,7 +2,7 @@
 
 use super::error::{failed_condition, is_item_too_large};
 use super::items::*;
-use super::{Store, StoreError};
+use super::{refused_create, DynamoDbStore, StoreError};
 use crate::domain::validation::{check_extends_after_merge, MAX_EXTENDS_ENTRIES};
 use crate::domain::{ImAccount, NewUser, User, UserChanges, UserId};
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
@@ -81,15 +81,14 @@ fn pinned_update_condition(stored: usize, present: &[bool]) -> UpdateCondition {
     }
 }
 
-impl Store {
+impl DynamoDbStore {
     /// Writes a new user; never overwrites. `Conflict` if another write
     /// holds the id.
     ///
     /// When the first attempt took effect but its answer was lost, the SDK
-    /// sends the put again and meets the item it wrote itself. That is this
-    /// write's success, not a conflict: the item DynamoDB returns with the
-    /// failed condition carries the IM password, which is generated anew
-    /// for every registration, so "same password" means "same write".
+    /// sends the put again and meets the item it wrote itself: DynamoDB
+    /// returns that item with the failed condition, and [`refused_create`]
+    /// tells this write's own item from another's.
     pub async fn create_user(&self, user: &NewUser, im: &ImAccount) -> Result<(), StoreError> {
         let result = self
             .client
@@ -108,14 +107,10 @@ impl Store {
                     Some(PutItemError::ConditionalCheckFailedException(failed)) => failed.item(),
                     _ => None,
                 };
-                let stored_password = stored
-                    .and_then(|item| item.get(IM_PASSWORD))
-                    .and_then(|v| v.as_s().ok());
-                if stored_password == Some(&im.im_password) {
-                    Ok(())
-                } else {
-                    Err(StoreError::Conflict)
-                }
+                refused_create(
+                    stored.and_then(|item| item.get(IM_PASSWORD)?.as_s().ok().map(String::as_str)),
+                    im,
+                )
             }
             Err(e) => Err(StoreError::from_sdk("PutItem", e)),
         }

@@ -5,15 +5,19 @@
 mod read;
 mod register;
 mod register_batch;
+#[cfg(test)]
+mod testing;
 mod update;
 
 pub use register_batch::{BatchRegistration, Reason};
 
 use crate::domain::{ImAccount, InvalidInput, UserId};
+use crate::error::BoxError;
 use crate::im::{ImAccounts, ImError};
-use crate::store::{BoxError, Store, StoreError};
+use crate::store::{Store, StoreError};
 use crate::telemetry::ErrorChain;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// How long a register may spend on the IM step, retries included, before
 /// the user is left with its account pending (and the reply sent).

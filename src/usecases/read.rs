@@ -5,7 +5,7 @@ use crate::domain::{User, UserId};
 use futures_util::stream::{self, StreamExt};
 use std::collections::HashMap;
 use std::ops::ControlFlow;
-use std::time::Instant;
+use tokio::time::Instant;
 
 impl UserService {
     /// One user; `NotFound` if there is none. A pending IM account is

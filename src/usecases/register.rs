@@ -2,7 +2,7 @@
 
 use super::{until, AccountsMissing, ServiceError, UserService, IM_STEP_ON_REGISTER};
 use crate::domain::NewUser;
-use std::time::Instant;
+use tokio::time::Instant;
 
 impl UserService {
     /// Registers `user`; `AlreadyExists` if another registration holds its
@@ -24,5 +24,73 @@ impl UserService {
                 .await;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{id, local_service, new_user, work_end};
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_new_user_is_stored_with_a_complete_im_account() {
+        let (users, table) = local_service();
+        users.register(&new_user("ann"), work_end()).await.unwrap();
+        let stored = table.stored(&id("ann")).unwrap();
+        assert_eq!(stored.nick, "nick of ann");
+        assert_eq!(stored.im.im_username, "qlann");
+        assert!(!stored.im.is_pending());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_taken_id_is_already_exists_and_the_stored_user_is_left_alone() {
+        let (users, table) = local_service();
+        users.register(&new_user("ann"), work_end()).await.unwrap();
+        let before = table.stored(&id("ann")).unwrap();
+        let mut again = new_user("ann");
+        again.nick = "another nick".into();
+        let result = users.register(&again, work_end()).await;
+        assert!(matches!(result, Err(ServiceError::AlreadyExists)), "{result:?}");
+        assert_eq!(table.stored(&id("ann")), Some(before));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_register_racing_another_of_the_same_id_is_already_exists() {
+        let (users, table) = local_service();
+        table.inject(|faults| faults.conflicts = 1);
+        let result = users.register(&new_user("ann"), work_end()).await;
+        assert!(matches!(result, Err(ServiceError::AlreadyExists)), "{result:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_register_whose_reply_was_lost_meets_its_own_write_and_succeeds() {
+        let (users, table) = local_service();
+        users.warm_up().await.unwrap();
+        table.inject(|faults| faults.lost_replies = 1);
+        users.register(&new_user("ann"), work_end()).await.unwrap();
+        assert_eq!(table.user_count(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_register_whose_every_reply_was_lost_is_unavailable_and_its_retry_already_exists() {
+        let (users, table) = local_service();
+        // The block of IM ids is leased ahead, so that only the put is lost.
+        users.warm_up().await.unwrap();
+        table.inject(|faults| faults.lost_replies = u32::MAX);
+        let result = users.register(&new_user("ann"), work_end()).await;
+        assert!(matches!(result, Err(ServiceError::Unavailable(_))), "{result:?}");
+        table.inject(|faults| faults.lost_replies = 0);
+        assert!(table.stored(&id("ann")).is_some(), "the write took effect");
+        let retry = users.register(&new_user("ann"), work_end()).await;
+        assert!(matches!(retry, Err(ServiceError::AlreadyExists)), "{retry:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_unavailable_database_is_unavailable_and_nothing_is_stored() {
+        let (users, table) = local_service();
+        table.inject(|faults| faults.unavailable = true);
+        let result = users.register(&new_user("ann"), work_end()).await;
+        assert!(matches!(result, Err(ServiceError::Unavailable(_))), "{result:?}");
+        assert_eq!(table.user_count(), 0);
     }
 }

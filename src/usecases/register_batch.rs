@@ -11,7 +11,7 @@ use futures_util::stream::{self, StreamExt};
 use serde::{Serialize, Serializer};
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
+use tokio::time::Instant;
 
 /// Why a user of a batch is in the reply's `data`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -193,7 +193,91 @@ fn reason_for(cause: &StoreError) -> Reason {
 
 #[cfg(test)]
 mod tests {
+    use super::super::testing::{id, local_service, new_user, work_end};
     use super::*;
+    use std::time::Duration;
+
+    fn batch(ids: &[&str]) -> Vec<NewUser> {
+        ids.iter().map(|user_id| new_user(user_id)).collect()
+    }
+
+    fn reasons(pairs: &[(&str, Reason)]) -> BTreeMap<UserId, Reason> {
+        pairs.iter().map(|(user_id, reason)| (id(user_id), *reason)).collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_repeated_id_registers_once_from_its_first_occurrence_and_repeats_are_listed() {
+        let (users, table) = local_service();
+        let mut users_sent = batch(&["a", "b", "a", "a"]);
+        users_sent[2].nick = "second a".into();
+        let report = users.register_batch(&users_sent, work_end()).await.unwrap();
+        assert_eq!(report.not_registered, reasons(&[("a", Reason::Repeated)]));
+        assert_eq!(table.stored(&id("a")).unwrap().nick, "nick of a");
+        assert_eq!(table.user_count(), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn users_stored_before_are_listed_as_existing_and_left_alone() {
+        let (users, table) = local_service();
+        users.register(&new_user("old"), work_end()).await.unwrap();
+        let before = table.stored(&id("old")).unwrap();
+        let mut sent = batch(&["old", "new", "old"]);
+        sent[0].nick = "changed".into();
+        let report = users.register_batch(&sent, work_end()).await.unwrap();
+        // The reply has one entry per id: an existing id sent twice is
+        // reported as existing.
+        assert_eq!(report.not_registered, reasons(&[("old", Reason::AlreadyExists)]));
+        assert_eq!(table.stored(&id("old")), Some(before));
+        assert!(table.stored(&id("new")).is_some());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn every_new_user_gets_its_own_im_user_id() {
+        let (users, table) = local_service();
+        let ids: Vec<String> = (0..120).map(|i| format!("u{i}")).collect();
+        let sent: Vec<NewUser> = ids.iter().map(|user_id| new_user(user_id)).collect();
+        users.register_batch(&sent, work_end()).await.unwrap();
+        let im_ids: HashSet<i64> = ids
+            .iter()
+            .map(|user_id| table.stored(&id(user_id)).unwrap().im.im_userid)
+            .collect();
+        assert_eq!(im_ids.len(), 120);
+        assert!(!im_ids.contains(&0));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn unprocessed_users_are_written_in_later_rounds() {
+        let (users, table) = local_service();
+        table.inject(|faults| faults.unprocessed = 5);
+        let ids: Vec<String> = (0..60).map(|i| format!("u{i}")).collect();
+        let sent: Vec<NewUser> = ids.iter().map(|user_id| new_user(user_id)).collect();
+        let report = users.register_batch(&sent, work_end()).await.unwrap();
+        assert_eq!(report, BatchRegistration::default());
+        assert_eq!(table.user_count(), 60);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn users_still_unprocessed_at_the_end_are_listed_as_unavailable_not_dropped() {
+        let (users, table) = local_service();
+        table.inject(|faults| faults.unprocessed = u32::MAX);
+        let started = Instant::now();
+        let end = started + Duration::from_secs(2);
+        let report = users.register_batch(&batch(&["a", "b", "c"]), end).await.unwrap();
+        assert!(Instant::now() <= end, "the retries stop at the end");
+        assert_eq!(report.not_registered, reasons(&[("c", Reason::Unavailable)]));
+        assert!(table.stored(&id("c")).is_none());
+        assert_eq!(table.user_count(), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_existence_check_fails_the_batch_and_writes_nothing() {
+        let (users, table) = local_service();
+        table.inject(|faults| faults.unavailable = true);
+        let result = users.register_batch(&batch(&["a", "b"]), work_end()).await;
+        assert!(matches!(result, Err(ServiceError::Unavailable(_))), "{result:?}");
+        table.inject(|faults| faults.unavailable = false);
+        assert_eq!(table.user_count(), 0);
+    }
 
     #[test]
     fn reasons_serialize_as_their_text() {

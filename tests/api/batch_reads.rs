@@ -6,12 +6,13 @@ use crate::helpers::fault_proxy::{FaultPlan, FaultProxy};
 use crate::helpers::{build_test_app, client, config, dynamodb_endpoint, spawn_app, TestApp, TestRequest};
 use qnlive_user_api::domain::UserId;
 use qnlive_user_api::im::{ImAccounts, ImSettings, ProviderSettings};
-use qnlive_user_api::store::Store;
+use qnlive_user_api::store::{DynamoDbStore, Store};
 use qnlive_user_api::usecases::{ServiceError, UserService};
 use serde_json::{json, Value};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 fn ids(count: usize) -> Vec<String> {
     (0..count).map(|i| format!("reader-{i:03}")).collect()
@@ -35,7 +36,7 @@ fn client_behind(proxy: &FaultProxy, direct: aws_sdk_dynamodb::Client) -> aws_sd
 
 /// The use cases on `app`'s table, their DynamoDB calls through `proxy`.
 async fn service_behind(app: &TestApp, proxy: &FaultProxy) -> UserService {
-    let store = Store::new(client_behind(proxy, client().await), &app.table);
+    let store = Store::from(DynamoDbStore::new(client_behind(proxy, client().await), &app.table));
     let settings = ImSettings {
         username_prefix: "ql".into(),
         provider: ProviderSettings::Local,

@@ -179,7 +179,7 @@ async fn an_unreachable_database_is_503_with_code_602() {
             crate::helpers::config(&table, &[("AUTH_DISABLED", "true")]),
             dead.clone(),
         ),
-        store: qnlive_user_api::store::Store::new(dead, &table),
+        store: qnlive_user_api::store::DynamoDbStore::new(dead, &table),
         table,
     };
     for request in [
@@ -207,7 +207,7 @@ async fn an_unexpected_failure_is_500_internal_error_without_details() {
             crate::helpers::config(&table, &[("AUTH_DISABLED", "true")]),
             client.clone(),
         ),
-        store: qnlive_user_api::store::Store::new(client, &table),
+        store: qnlive_user_api::store::DynamoDbStore::new(client, &table),
         table: table.clone(),
     };
     let response = app.info("u").await;

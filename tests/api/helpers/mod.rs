@@ -13,7 +13,7 @@ pub use event::HttpApiEvent;
 
 use base64::Engine;
 use hmac::{Hmac, KeyInit, Mac};
-use qnlive_user_api::store::Store;
+use qnlive_user_api::store::DynamoDbStore;
 use qnlive_user_api::{build_app, App, Config};
 use serde_json::Value;
 use sha1::Sha1;
@@ -40,7 +40,7 @@ pub async fn client() -> aws_sdk_dynamodb::Client {
 
 pub struct TestApp {
     pub app: App,
-    pub store: Store,
+    pub store: DynamoDbStore,
     pub table: String,
 }
 
@@ -53,7 +53,7 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
     let client = client().await;
     let table = unique("users");
-    let store = Store::new(client.clone(), &table);
+    let store = DynamoDbStore::new(client.clone(), &table);
     store.create_table().await.expect("create the test table");
     TestApp {
         app: build_test_app(config(&table, vars), client),
