@@ -1,364 +1,58 @@
-//! Lanying IM ("Maxim"), the IM of the QNLiveKit platform: the three REST
-//! calls this service makes, over the HTTPS stack the DynamoDB client
-//! already brings (hyper 1 + rustls on ring), each bounded in time and
-//! retried on 5xx, timeouts and resets.
-//!
-//! All calls are JSON; a business error comes back as HTTP 200 with a
-//! `code` other than 200. Every call carries `app_id` and the admin token,
-//! as the original service sent them (registering needs no token, the two
-//! admin calls do, and a wrong token is then seen at once).
+//! IM accounts in Lanying IM ("Maxim"), the IM of the QNLiveKit platform,
+//! whose accounts the client SDKs log in to: the credentials are chosen
+//! here and stored first (pending); the IM then registers (or adopts) the
+//! account through [`MaximClient`], and its IM user id is recorded.
 
-use crate::error::BoxError;
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::{Method, Request, StatusCode};
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
-use serde::Deserialize;
-use serde_json::{json, Value};
-use std::fmt;
-use std::time::Duration;
+use super::maxim_client::MaximClient;
+use super::ImError;
+use crate::domain::im_account::{im_username, random_password};
+use crate::domain::{ImAccount, UserId};
+use crate::store::Store;
 use tokio::time::Instant;
 
-/// One attempt of one call, from sending to the whole answer.
-pub const ATTEMPT_TIMEOUT: Duration = Duration::from_millis(2_000);
-/// Attempts per call: the first and two retries.
-pub const MAX_ATTEMPTS: u32 = 3;
-const BACKOFF_BASE_MS: u64 = 50;
-
-/// The IM's codes this client acts on.
-const OK: i64 = 200;
-const USER_EXISTS: i64 = 10004;
-/// "Server database exception": the IM's own transient failure.
-const SERVER_DATABASE_EXCEPTION: i64 = 20000;
-
-/// Where the IM is and how this service is known to it.
-#[derive(Clone, Debug)]
-pub struct MaximSettings {
-    /// `MAXIM_API_URL`, without a trailing `/`.
-    pub api_url: String,
-    /// `MAXIM_APP_ID`.
-    pub app_id: String,
-    pub admin_token: AdminToken,
+pub struct MaximIm {
+    client: MaximClient,
+    store: Store,
+    username_prefix: String,
 }
 
-/// `MAXIM_ADMIN_TOKEN`. No `Display`, and a `Debug` that hides it, so it
-/// cannot reach a log by accident.
-#[derive(Clone)]
-pub struct AdminToken(String);
-
-impl AdminToken {
-    pub fn new(token: String) -> Self {
-        AdminToken(token)
-    }
-}
-
-impl fmt::Debug for AdminToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("AdminToken(<redacted>)")
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum MaximError {
-    /// Unreachable, timed out, a 5xx or the IM's own database failure,
-    /// after every attempt: worth trying again later.
-    #[error("Lanying IM unavailable for {call}")]
-    Unavailable {
-        call: &'static str,
-        #[source]
-        source: BoxError,
-    },
-    /// The IM refused the call. Its message is left out: it may echo input.
-    #[error("Lanying IM answered code {code} to {call}")]
-    Refused { call: &'static str, code: i64 },
-    /// An answer this client cannot read.
-    #[error("Lanying IM gave an unreadable answer to {call}")]
-    Unreadable {
-        call: &'static str,
-        #[source]
-        source: BoxError,
-    },
-}
-
-impl MaximError {
-    pub fn is_unavailable(&self) -> bool {
-        matches!(self, MaximError::Unavailable { .. })
-    }
-}
-
-/// The IM's reply envelope.
-#[derive(Deserialize)]
-struct Reply {
-    code: i64,
-    #[serde(default)]
-    data: Value,
-}
-
-/// A 5xx answer (the body, often a gateway's HTML page, is not kept).
-#[derive(Debug, thiserror::Error)]
-#[error("HTTP {0}")]
-struct HttpStatus(StatusCode);
-
-#[derive(Debug, thiserror::Error)]
-#[error("no answer within {0:?}")]
-struct NoAnswer(Duration);
-
-#[derive(Debug, thiserror::Error)]
-#[error("the IM's own database failed (code 20000)")]
-struct ImDatabaseFailed;
-
-#[derive(Debug, thiserror::Error)]
-#[error("data.user_id is missing or not an integer")]
-struct NoUserId;
-
-pub struct MaximClient {
-    http: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
-    settings: MaximSettings,
-}
-
-impl MaximClient {
-    /// Fails only if the system's trust roots cannot be loaded.
-    pub fn new(settings: MaximSettings) -> std::io::Result<Self> {
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_native_roots(rustls::crypto::ring::default_provider())?
-            .https_or_http()
-            .enable_http1()
-            .build();
-        let http = Client::builder(TokioExecutor::new()).build(connector);
-        Ok(MaximClient { http, settings })
+impl MaximIm {
+    pub fn new(client: MaximClient, store: Store, username_prefix: String) -> Self {
+        MaximIm {
+            client,
+            store,
+            username_prefix,
+        }
     }
 
-    /// Makes `username` an IM account that logs in with `password`, and
-    /// returns its IM user id: registered, or, when the IM already has the
-    /// name (made by the original service, or by an earlier attempt whose
-    /// answer was lost), adopted: looked up and its password set.
-    pub async fn ensure_account(&self, username: &str, password: &str, end: Instant) -> Result<i64, MaximError> {
-        const CALL: &str = "register";
-        let body = json!({"username": username, "password": password});
-        let reply = self
-            .send(CALL, Method::POST, "/user/register/v2", None, Some(&body), end)
+    /// Opens the DynamoDB connection during Lambda's init, so that the
+    /// first request pays for none of it. The IM is not called: its
+    /// connection is only worth opening for a register.
+    pub async fn warm_up(&self) -> Result<(), ImError> {
+        Ok(self.store.touch().await?)
+    }
+
+    /// Pending accounts: credentials chosen, no IM user id yet.
+    pub async fn new_accounts(&self, user_ids: &[&UserId]) -> Result<Vec<ImAccount>, ImError> {
+        user_ids
+            .iter()
+            .map(|user_id| {
+                let password = random_password().map_err(|e| ImError::Other(e.into()))?;
+                Ok(ImAccount::pending(
+                    im_username(&self.username_prefix, user_id),
+                    password,
+                ))
+            })
+            .collect()
+    }
+
+    /// Registers or adopts the account in the IM, until `end` at the
+    /// latest, and returns its IM user id.
+    pub async fn complete(&self, account: &ImAccount, end: Instant) -> Result<Option<i64>, ImError> {
+        let im_userid = self
+            .client
+            .ensure_account(&account.im_username, &account.im_password, end)
             .await?;
-        match reply.code {
-            OK => user_id_of(CALL, &reply),
-            USER_EXISTS => {
-                let user_id = self.user_id_by_name(username, end).await?;
-                self.set_password(user_id, password, end).await?;
-                Ok(user_id)
-            }
-            code => Err(MaximError::Refused { call: CALL, code }),
-        }
-    }
-
-    async fn user_id_by_name(&self, username: &str, end: Instant) -> Result<i64, MaximError> {
-        const CALL: &str = "roster/name";
-        let query: String = form_urlencoded::Serializer::new(String::new())
-            .append_pair("username", username)
-            .finish();
-        let path = format!("/roster/name?{query}");
-        let reply = self.send(CALL, Method::GET, &path, None, None, end).await?;
-        match reply.code {
-            OK => user_id_of(CALL, &reply),
-            code => Err(MaximError::Refused { call: CALL, code }),
-        }
-    }
-
-    async fn set_password(&self, user_id: i64, password: &str, end: Instant) -> Result<(), MaximError> {
-        const CALL: &str = "change_password_admin";
-        let body = json!({"password": password});
-        let path = "/user/change_password_admin";
-        let reply = self
-            .send(CALL, Method::POST, path, Some(user_id), Some(&body), end)
-            .await?;
-        match (reply.code, &reply.data) {
-            (OK, Value::Bool(true)) => Ok(()),
-            (OK, _) => Err(MaximError::Refused { call: CALL, code: OK }),
-            (code, _) => Err(MaximError::Refused { call: CALL, code }),
-        }
-    }
-
-    /// One call with its retries, none of them past `end`. Retried: no
-    /// connection, no answer in time, a 5xx, and the IM's code 20000.
-    /// Retrying a register whose first answer was lost is safe: the second
-    /// attempt finds the name taken, and `ensure_account` adopts it.
-    async fn send(
-        &self,
-        call: &'static str,
-        method: Method,
-        path_and_query: &str,
-        as_user: Option<i64>,
-        body: Option<&Value>,
-        end: Instant,
-    ) -> Result<Reply, MaximError> {
-        let unavailable = |source: BoxError| MaximError::Unavailable { call, source };
-        let mut last_failure: BoxError = Box::new(NoAnswer(Duration::ZERO));
-        for attempt in 0..MAX_ATTEMPTS {
-            if attempt > 0 {
-                let pause = backoff_delay(attempt);
-                if Instant::now() + pause >= end {
-                    break;
-                }
-                tokio::time::sleep(pause).await;
-            }
-            let limit = end.saturating_duration_since(Instant::now()).min(ATTEMPT_TIMEOUT);
-            if limit.is_zero() {
-                break;
-            }
-            let request = self
-                .request(&method, path_and_query, as_user, body)
-                .map_err(|e| MaximError::Unreadable { call, source: e.into() })?;
-            crate::metrics::count_im_call();
-            let exchange = async {
-                let response = self.http.request(request).await?;
-                let status = response.status();
-                let bytes = response.into_body().collect().await?.to_bytes();
-                Ok::<_, BoxError>((status, bytes))
-            };
-            let (status, bytes) = match tokio::time::timeout(limit, exchange).await {
-                Err(_) => {
-                    last_failure = Box::new(NoAnswer(limit));
-                    continue;
-                }
-                Ok(Err(connection_failure)) => {
-                    last_failure = connection_failure;
-                    continue;
-                }
-                Ok(Ok(answer)) => answer,
-            };
-            if status.is_server_error() {
-                last_failure = Box::new(HttpStatus(status));
-                continue;
-            }
-            if !status.is_success() {
-                return Err(MaximError::Unreadable {
-                    call,
-                    source: Box::new(HttpStatus(status)),
-                });
-            }
-            let reply: Reply =
-                serde_json::from_slice(&bytes).map_err(|e| MaximError::Unreadable { call, source: e.into() })?;
-            if reply.code == SERVER_DATABASE_EXCEPTION {
-                last_failure = Box::new(ImDatabaseFailed);
-                continue;
-            }
-            return Ok(reply);
-        }
-        Err(unavailable(last_failure))
-    }
-
-    fn request(
-        &self,
-        method: &Method,
-        path_and_query: &str,
-        as_user: Option<i64>,
-        body: Option<&Value>,
-    ) -> Result<Request<Full<Bytes>>, hyper::http::Error> {
-        let mut request = Request::builder()
-            .method(method)
-            .uri(format!("{}{path_and_query}", self.settings.api_url))
-            .header("app_id", &self.settings.app_id)
-            .header("access-token", &self.settings.admin_token.0);
-        if let Some(user_id) = as_user {
-            request = request.header("user_id", user_id);
-        }
-        match body {
-            Some(body) => request
-                .header("content-type", "application/json")
-                .body(Full::new(Bytes::from(body.to_string()))),
-            None => request.body(Full::new(Bytes::new())),
-        }
-    }
-}
-
-fn user_id_of(call: &'static str, reply: &Reply) -> Result<i64, MaximError> {
-    match reply.data.get("user_id").and_then(Value::as_i64) {
-        Some(user_id) if user_id > 0 => Ok(user_id),
-        _ => Err(MaximError::Unreadable {
-            call,
-            source: Box::new(NoUserId),
-        }),
-    }
-}
-
-/// Full jitter from 0 up to 50 ms × 2^attempt.
-fn backoff_delay(attempt: u32) -> Duration {
-    let ceiling = BACKOFF_BASE_MS << attempt.min(8);
-    let mut random = [0u8; 8];
-    let jitter = match getrandom::getrandom(&mut random) {
-        Ok(()) => u64::from_le_bytes(random) % (ceiling + 1),
-        Err(_) => ceiling / 2,
-    };
-    Duration::from_millis(jitter)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_admin_token_never_shows_in_debug_output() {
-        let settings = MaximSettings {
-            api_url: "https://im.example.com".into(),
-            app_id: "app".into(),
-            admin_token: AdminToken::new("tok-9f8e7d".into()),
-        };
-        assert!(!format!("{settings:?}").contains("tok-9f8e7d"));
-        assert_eq!(format!("{:?}", settings.admin_token), "AdminToken(<redacted>)");
-    }
-
-    #[test]
-    fn backoff_is_full_jitter_from_zero_to_50_ms_doubled_per_attempt() {
-        for attempt in [0, 1] {
-            let ceiling = Duration::from_millis(50 << attempt);
-            let draws: Vec<Duration> = (0..4_000).map(|_| backoff_delay(attempt)).collect();
-            assert!(draws.iter().all(|d| *d <= ceiling), "attempt {attempt}");
-            // Both ends are drawn (each has a chance of 1 in 51 or 101 a draw).
-            assert_eq!(draws.iter().max(), Some(&ceiling), "attempt {attempt}");
-            assert_eq!(draws.iter().min(), Some(&Duration::ZERO), "attempt {attempt}");
-        }
-    }
-
-    #[test]
-    fn only_an_im_that_did_not_answer_is_unavailable() {
-        let unavailable = MaximError::Unavailable {
-            call: "register",
-            source: Box::new(NoAnswer(ATTEMPT_TIMEOUT)),
-        };
-        assert!(unavailable.is_unavailable());
-        let refused = MaximError::Refused {
-            call: "register",
-            code: 10008,
-        };
-        let unreadable = MaximError::Unreadable {
-            call: "register",
-            source: Box::new(NoUserId),
-        };
-        assert!(!refused.is_unavailable() && !unreadable.is_unavailable());
-    }
-
-    #[test]
-    fn a_user_id_must_be_a_positive_integer() {
-        let reply = |data: Value| Reply { code: OK, data };
-        assert_eq!(
-            user_id_of("c", &reply(json!({"user_id": 2_302_128_618_880i64}))).unwrap(),
-            2_302_128_618_880
-        );
-        for bad in [json!({}), json!({"user_id": "7"}), json!({"user_id": 0}), json!(null)] {
-            assert!(matches!(
-                user_id_of("c", &reply(bad)),
-                Err(MaximError::Unreadable { .. })
-            ));
-        }
-    }
-
-    #[test]
-    fn refusals_name_the_call_and_code_but_nothing_the_im_said() {
-        let error = MaximError::Refused {
-            call: "register",
-            code: 10008,
-        };
-        assert_eq!(error.to_string(), "Lanying IM answered code 10008 to register");
+        Ok(Some(im_userid))
     }
 }

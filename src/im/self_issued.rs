@@ -7,6 +7,7 @@ use crate::domain::im_account::{im_username, random_password};
 use crate::domain::{ImAccount, UserId};
 use crate::store::Store;
 use tokio::sync::Mutex;
+use tokio::time::Instant;
 
 /// How many `im_userid`s one counter call leases. Ids left in a block when
 /// an instance stops are never used: ids are unique, not contiguous.
@@ -33,7 +34,7 @@ impl SelfIssuedIm {
     /// Leases the first block ahead of any request: during a Lambda's init,
     /// this one call also opens the DynamoDB connection (TCP and TLS), so
     /// that the first request pays for none of it.
-    pub async fn lease_first_block(&self) -> Result<(), ImError> {
+    pub async fn warm_up(&self) -> Result<(), ImError> {
         let mut block = self.block.lock().await;
         self.lease_if_short(&mut block, 1).await
     }
@@ -51,6 +52,12 @@ impl SelfIssuedIm {
                 })
             })
             .collect()
+    }
+
+    /// A self-issued account is complete from the start: there is no IM to
+    /// ask.
+    pub async fn complete(&self, _account: &ImAccount, _end: Instant) -> Result<Option<i64>, ImError> {
+        Ok(None)
     }
 
     async fn take_ids(&self, count: usize) -> Result<Vec<i64>, ImError> {

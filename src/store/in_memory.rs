@@ -32,8 +32,9 @@ pub struct Faults {
     /// The next batch-write calls leave their last item unprocessed.
     pub unprocessed: u32,
     /// The next write attempts take effect but their answers are lost; the
-    /// call is sent again, as the SDK does, and meets its own write. When
-    /// every attempt of a call is lost, the caller sees it unavailable.
+    /// write is sent again, as the SDK does, and meets itself. When every
+    /// attempt of a call is lost, the caller sees it unavailable. Reads
+    /// are not affected.
     pub lost_replies: u32,
 }
 
@@ -80,11 +81,30 @@ impl InMemoryStore {
         self.table.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// One call, sent again (up to the SDK's attempts) while its answer is
-    /// lost. `apply` runs once per attempt that reaches the table.
+    /// One read: the table as it is, unless stalled or unavailable.
+    async fn read<T>(
+        &self,
+        operation: &'static str,
+        apply: impl FnMut(&mut Table) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.call(operation, false, apply).await
+    }
+
+    /// One write, sent again (up to the SDK's attempts) while its answer is
+    /// lost.
+    async fn write<T>(
+        &self,
+        operation: &'static str,
+        apply: impl FnMut(&mut Table) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.call(operation, true, apply).await
+    }
+
+    /// `apply` runs once per attempt that reaches the table.
     async fn call<T>(
         &self,
         operation: &'static str,
+        write: bool,
         mut apply: impl FnMut(&mut Table) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let stall = self.lock().faults.stall;
@@ -98,7 +118,7 @@ impl InMemoryStore {
                 return Err(StoreError::unavailable(operation, Injected("unavailable")));
             }
             let result = apply(&mut table);
-            if table.faults.lost_replies == 0 {
+            if !write || table.faults.lost_replies == 0 {
                 return result;
             }
             table.faults.lost_replies -= 1;
@@ -107,7 +127,7 @@ impl InMemoryStore {
     }
 
     pub(super) async fn create_user(&self, user: &NewUser, im: &ImAccount) -> Result<(), StoreError> {
-        self.call("PutItem", |table| {
+        self.write("PutItem", |table| {
             if table.faults.conflicts > 0 {
                 table.faults.conflicts -= 1;
                 let rival = ImAccount {
@@ -128,7 +148,7 @@ impl InMemoryStore {
     }
 
     pub(super) async fn get_user(&self, id: &UserId) -> Result<Option<User>, StoreError> {
-        self.call("GetItem", |table| Ok(table.users.get(id).cloned())).await
+        self.read("GetItem", |table| Ok(table.users.get(id).cloned())).await
     }
 
     pub(super) async fn read_users(
@@ -138,7 +158,7 @@ impl InMemoryStore {
         on_user: &mut (dyn FnMut(User) -> ControlFlow<()> + Send),
     ) -> Result<(), StoreError> {
         let found: Vec<User> = self
-            .call("BatchGetItem", |table| {
+            .read("BatchGetItem", |table: &mut Table| {
                 Ok(ids.iter().filter_map(|id| table.users.get(*id).cloned()).collect())
             })
             .await?;
@@ -151,7 +171,7 @@ impl InMemoryStore {
     }
 
     pub(super) async fn existing_user_ids(&self, ids: &[&UserId]) -> Result<Vec<UserId>, StoreError> {
-        self.call("BatchGetItem", |table| {
+        self.read("BatchGetItem", |table| {
             Ok(ids
                 .iter()
                 .filter(|id| table.users.contains_key(**id))
@@ -164,7 +184,7 @@ impl InMemoryStore {
     pub(super) async fn put_users(&self, users: &[(&NewUser, ImAccount)], writes_end: Instant) -> Vec<NotWritten> {
         let chunks = users.chunks(BATCH_WRITE_MAX_ITEMS).map(|chunk| async move {
             let written = write_in_rounds("BatchWriteItem", chunk.to_vec(), writes_end, |pending| async move {
-                self.call("BatchWriteItem", |table| {
+                self.write("BatchWriteItem", |table| {
                     let mut pending = pending.clone();
                     let unprocessed = match table.faults.unprocessed {
                         0 => Vec::new(),
@@ -191,7 +211,7 @@ impl InMemoryStore {
     }
 
     pub(super) async fn update_user(&self, id: &UserId, changes: &UserChanges) -> Result<(), StoreError> {
-        self.call("UpdateItem", |table| {
+        self.write("UpdateItem", |table| {
             let user = table.users.get_mut(id).ok_or(StoreError::NotFound)?;
             let added = changes
                 .extends
@@ -217,7 +237,7 @@ impl InMemoryStore {
         im_password: &str,
         im_userid: i64,
     ) -> Result<(), StoreError> {
-        self.call("UpdateItem(im_userid)", |table| match table.users.get_mut(id) {
+        self.write("UpdateItem(im_userid)", |table| match table.users.get_mut(id) {
             Some(user) if user.im.im_password == im_password => {
                 user.im.im_userid = im_userid;
                 Ok(())
@@ -228,7 +248,7 @@ impl InMemoryStore {
     }
 
     pub(super) async fn lease_im_ids(&self, count: i64) -> Result<Range<i64>, StoreError> {
-        self.call("UpdateItem(counter)", |table| {
+        self.write("UpdateItem(counter)", |table| {
             table.im_counter += count;
             Ok(leased_block(table.im_counter, count))
         })
@@ -236,7 +256,7 @@ impl InMemoryStore {
     }
 
     pub(super) async fn touch(&self) -> Result<(), StoreError> {
-        self.call("GetItem", |_| Ok(())).await
+        self.read("GetItem", |_| Ok(())).await
     }
 }
 

@@ -93,11 +93,7 @@ impl UserService {
     /// DynamoDB connection, leasing the first IM-id block when ids are
     /// issued here.
     pub async fn warm_up(&self) -> Result<(), ServiceError> {
-        match &self.im {
-            ImAccounts::SelfIssued(im) => im.lease_first_block().await?,
-            ImAccounts::Maxim(_) => self.store.touch().await?,
-        }
-        Ok(())
+        Ok(self.im.warm_up().await?)
     }
 
     /// Makes a stored user's pending IM account real (registered or adopted

@@ -29,8 +29,10 @@ impl UserService {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::{id, local_service, new_user, work_end};
+    use super::super::testing::{id, local_service, logs_in, maxim_service, new_user, work_end};
     use super::*;
+    use crate::im::scripted_maxim::Call;
+    use std::time::Duration;
 
     #[tokio::test(start_paused = true)]
     async fn a_new_user_is_stored_with_a_complete_im_account() {
@@ -92,5 +94,93 @@ mod tests {
         let result = users.register(&new_user("ann"), work_end()).await;
         assert!(matches!(result, Err(ServiceError::Unavailable(_))), "{result:?}");
         assert_eq!(table.user_count(), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn with_lanying_the_stored_credentials_log_in_after_one_im_call() {
+        let (users, table, lanying) = maxim_service();
+        users.register(&new_user("ann"), work_end()).await.unwrap();
+        let stored = table.stored(&id("ann")).unwrap();
+        assert!(!stored.im.is_pending());
+        assert_eq!(logs_in(&lanying, &stored), Some(stored.im.im_userid));
+        assert_eq!(lanying.calls(Call::Register), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_account_the_im_already_has_is_adopted_with_the_stored_password() {
+        let (users, table, lanying) = maxim_service();
+        let made_before = lanying.add_account("qlann", "the original service's password");
+        users.register(&new_user("ann"), work_end()).await.unwrap();
+        let stored = table.stored(&id("ann")).unwrap();
+        assert_eq!(stored.im.im_userid, made_before);
+        assert_eq!(logs_in(&lanying, &stored), Some(made_before));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_id_is_claimed_first_so_a_taken_id_never_reaches_the_im() {
+        let (users, table, lanying) = maxim_service();
+        table.inject(|faults| faults.conflicts = 1);
+        let result = users.register(&new_user("ann"), work_end()).await;
+        assert!(matches!(result, Err(ServiceError::AlreadyExists)), "{result:?}");
+        assert_eq!(lanying.calls(Call::Register), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn with_the_im_down_the_user_is_registered_with_its_account_pending() {
+        let (users, table, lanying) = maxim_service();
+        lanying.script(|im| im.down = true);
+        users.register(&new_user("ann"), work_end()).await.unwrap();
+        let stored = table.stored(&id("ann")).unwrap();
+        assert!(stored.im.is_pending());
+        assert_eq!(stored.im.im_username, "qlann");
+        assert_eq!(stored.profile().im_password, "", "no login that does not work");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_im_that_answers_5xx_is_retried_within_the_call() {
+        let (users, table, lanying) = maxim_service();
+        lanying.script(|im| im.server_errors = 2);
+        users.register(&new_user("ann"), work_end()).await.unwrap();
+        assert_eq!(lanying.calls(Call::Register), 3);
+        assert!(!table.stored(&id("ann")).unwrap().im.is_pending());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_im_that_refuses_leaves_the_account_pending_without_retrying() {
+        let (users, table, lanying) = maxim_service();
+        lanying.script(|im| im.refused_registers = 1);
+        users.register(&new_user("ann"), work_end()).await.unwrap();
+        assert!(table.stored(&id("ann")).unwrap().im.is_pending());
+        assert_eq!(lanying.calls(Call::Register), 1, "a refusal is not retried");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_im_step_is_bounded_and_a_late_account_is_adopted_on_the_next_read() {
+        let (users, table, lanying) = maxim_service();
+        lanying.script(|im| im.delay = Duration::from_secs(3));
+        let started = Instant::now();
+        users.register(&new_user("ann"), work_end()).await.unwrap();
+        let took = started.elapsed();
+        assert!(took <= IM_STEP_ON_REGISTER, "the IM step is bounded: {took:?}");
+        assert!(table.stored(&id("ann")).unwrap().im.is_pending());
+
+        // The IM made the account after the service stopped waiting; the
+        // next read finds the name taken and adopts it.
+        lanying.script(|im| im.delay = Duration::ZERO);
+        let read = users.user(&id("ann"), work_end()).await.unwrap();
+        assert_eq!(logs_in(&lanying, &read), Some(read.im.im_userid));
+        assert!(lanying.calls(Call::ChangePassword) >= 1, "adopted");
+        assert_eq!(table.stored(&id("ann")), Some(read), "and recorded");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stalled_im_costs_a_register_no_more_than_its_work_end() {
+        let (users, table, lanying) = maxim_service();
+        lanying.script(|im| im.stall = true);
+        let started = Instant::now();
+        let end = started + Duration::from_secs(1);
+        users.register(&new_user("ann"), end).await.unwrap();
+        assert!(Instant::now() <= end);
+        assert!(table.stored(&id("ann")).unwrap().im.is_pending());
     }
 }

@@ -193,9 +193,14 @@ fn reason_for(cause: &StoreError) -> Reason {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::{id, local_service, new_user, work_end};
+    use super::super::testing::{id, local_service, logs_in, maxim_service, new_user, work_end};
     use super::*;
+    use crate::im::scripted_maxim::Call;
     use std::time::Duration;
+
+    fn numbered(prefix: &str, count: usize) -> Vec<NewUser> {
+        (0..count).map(|i| new_user(&format!("{prefix}{i}"))).collect()
+    }
 
     fn batch(ids: &[&str]) -> Vec<NewUser> {
         ids.iter().map(|user_id| new_user(user_id)).collect()
@@ -289,5 +294,102 @@ mod tests {
             serde_json::to_string(&report).unwrap(),
             r#"{"a":"user already exists","b":"repeated in this request: only its first occurrence was registered"}"#
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn with_lanying_each_new_user_is_claimed_then_made_in_the_im() {
+        let (users, table, lanying) = maxim_service();
+        users.register(&new_user("old"), work_end()).await.unwrap();
+        let mut sent = numbered("new", 30);
+        sent.extend([new_user("old"), new_user("new1")]);
+        let report = users.register_batch(&sent, work_end()).await.unwrap();
+        assert_eq!(
+            report.not_registered,
+            reasons(&[("old", Reason::AlreadyExists), ("new1", Reason::Repeated)])
+        );
+        assert_eq!(
+            lanying.calls(Call::Register),
+            31,
+            "existing and repeated users make no IM call"
+        );
+        for user in &sent[..30] {
+            let stored = table.stored(&user.user_id).unwrap();
+            assert_eq!(logs_in(&lanying, &stored), Some(stored.im.im_userid));
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_user_claimed_meanwhile_by_another_request_is_existing_and_never_reaches_the_im() {
+        let (users, table, lanying) = maxim_service();
+        table.inject(|faults| faults.conflicts = 1);
+        let report = users.register_batch(&batch(&["a"]), work_end()).await.unwrap();
+        assert_eq!(report.not_registered, reasons(&[("a", Reason::AlreadyExists)]));
+        assert_eq!(lanying.calls(Call::Register), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn with_the_im_down_every_new_user_is_registered_pending_after_few_im_calls() {
+        let (users, table, lanying) = maxim_service();
+        lanying.script(|im| im.down = true);
+        let sent = numbered("u", 200);
+        let report = users.register_batch(&sent, work_end()).await.unwrap();
+        assert_eq!(report.not_registered.len(), 200);
+        assert!(report
+            .not_registered
+            .values()
+            .all(|reason| *reason == Reason::ImPending));
+        assert_eq!(table.user_count(), 200, "registered all the same");
+        let calls = lanying.calls(Call::Register);
+        assert!(calls <= 16 * 3, "{calls} IM calls: the rest wait for no IM");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn one_refusal_from_the_im_does_not_stop_the_batch_registering_the_others() {
+        let (users, _table, lanying) = maxim_service();
+        lanying.script(|im| im.refused_registers = 1);
+        let report = users.register_batch(&numbered("u", 40), work_end()).await.unwrap();
+        assert_eq!(report.not_registered.len(), 1, "{report:?}");
+        assert!(report
+            .not_registered
+            .values()
+            .all(|reason| *reason == Reason::ImPending));
+        assert_eq!(lanying.calls(Call::Register), 40, "a refusal is not an outage");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn users_not_yet_claimed_at_the_end_are_listed_as_unavailable() {
+        let (users, table, lanying) = maxim_service();
+        lanying.script(|im| im.stall = true);
+        let end = Instant::now() + Duration::from_millis(500);
+        let report = users.register_batch(&numbered("u", 40), end).await.unwrap();
+        assert!(Instant::now() <= end + Duration::from_millis(1));
+        let unavailable = report
+            .not_registered
+            .values()
+            .filter(|r| **r == Reason::Unavailable)
+            .count();
+        let pending = report
+            .not_registered
+            .values()
+            .filter(|r| **r == Reason::ImPending)
+            .count();
+        assert_eq!((unavailable + pending, unavailable > 0), (40, true), "{report:?}");
+        assert_eq!(table.user_count(), pending, "each listed pending user is stored");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_claim_whose_every_reply_was_lost_is_listed_unavailable_and_a_retry_finds_it() {
+        let (users, table, lanying) = maxim_service();
+        table.inject(|faults| faults.lost_replies = u32::MAX);
+        let report = users.register_batch(&batch(&["a"]), work_end()).await.unwrap();
+        assert_eq!(report.not_registered, reasons(&[("a", Reason::Unavailable)]));
+        assert_eq!(
+            lanying.calls(Call::Register),
+            0,
+            "an unconfirmed claim makes no IM call"
+        );
+        table.inject(|faults| faults.lost_replies = 0);
+        let retry = users.register_batch(&batch(&["a"]), work_end()).await.unwrap();
+        assert_eq!(retry.not_registered, reasons(&[("a", Reason::AlreadyExists)]));
     }
 }

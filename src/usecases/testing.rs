@@ -4,7 +4,8 @@
 //! (`start_paused`), so that waiting out a timeout costs nothing.
 
 use super::UserService;
-use crate::domain::{NewUser, UserId};
+use crate::domain::{NewUser, User, UserId};
+use crate::im::scripted_maxim::ScriptedMaxim;
 use crate::im::{ImAccounts, ImSettings, ProviderSettings};
 use crate::store::in_memory::InMemoryStore;
 use crate::store::Store;
@@ -41,4 +42,20 @@ pub fn local_service() -> (UserService, Arc<InMemoryStore>) {
     };
     let im = ImAccounts::new(settings, store.clone()).unwrap();
     (UserService::new(store, im), table)
+}
+
+/// The service registering accounts in a scripted Lanying IM
+/// (`IM_PROVIDER=maxim`), over an in-memory table.
+pub fn maxim_service() -> (UserService, Arc<InMemoryStore>, Arc<ScriptedMaxim>) {
+    let table = InMemoryStore::new();
+    let store = Store::from(table.clone());
+    let lanying = ScriptedMaxim::new();
+    let im = ImAccounts::scripted_maxim(lanying.clone(), store.clone());
+    (UserService::new(store, im), table, lanying)
+}
+
+/// The IM user id `user`'s stored credentials log in to Lanying as, if
+/// they do.
+pub fn logs_in(lanying: &ScriptedMaxim, user: &User) -> Option<i64> {
+    lanying.login(&user.im.im_username, &user.im.im_password)
 }
