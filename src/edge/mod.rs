@@ -225,3 +225,61 @@ impl App {
         )?)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::lambda::event::HttpApiEvent;
+    use super::*;
+    use crate::usecases::testing::local_service;
+    use lambda_http::{Context, RequestExt};
+    use std::time::UNIX_EPOCH;
+
+    fn open_app(users: UserService) -> App {
+        let settings = EdgeSettings {
+            auth: AuthMode::Disabled,
+            path_prefix: None,
+            require_qiniu_date: false,
+            metrics_namespace: None,
+        };
+        App::new(settings, users)
+    }
+
+    /// `event` as Lambda hands it over, with `left` until its deadline.
+    fn invocation(event: HttpApiEvent, left: Duration) -> Request {
+        let deadline = SystemTime::now() + left;
+        let mut context = Context::default();
+        context.deadline = deadline.duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
+        lambda_http::request::from_str(&event.to_json().to_string())
+            .unwrap()
+            .with_lambda_context(context)
+    }
+
+    fn envelope_code(response: &Response<Body>) -> u64 {
+        let body: serde_json::Value = serde_json::from_slice(response.body()).unwrap();
+        body["code"].as_u64().unwrap()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stalled_database_gives_503_before_the_lambda_deadline() {
+        let (users, table) = local_service();
+        table.inject(|faults| faults.stall = true);
+        let app = open_app(users);
+        let requests = [
+            HttpApiEvent::new("POST", "/server/user/register").body(br#"{"user_id": "u"}"#),
+            HttpApiEvent::new("POST", "/server/user/register/batch").body(br#"[{"user_id": "u"}]"#),
+            HttpApiEvent::new("GET", "/server/user/profiles").query("user_ids=u"),
+        ];
+        for event in requests {
+            let started = Instant::now();
+            // A Lambda invocation with 3 s left: the answer must come before.
+            let response = app.handle(invocation(event, Duration::from_secs(3))).await;
+            let elapsed = started.elapsed();
+            assert_eq!((response.status().as_u16(), envelope_code(&response)), (503, 602));
+            assert!(elapsed < Duration::from_millis(2_900), "answered after {elapsed:?}");
+            assert!(
+                elapsed >= Duration::from_millis(2_000),
+                "gave up early, after {elapsed:?}"
+            );
+        }
+    }
+}

@@ -398,4 +398,50 @@ mod tests {
         };
         assert_eq!(error.to_string(), "Lanying IM answered code 10008 to register");
     }
+
+    /// A client of a Lanying IM that accepts connections and never
+    /// answers, on a local port.
+    async fn silent_im() -> MaximClient {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let api_url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            let mut open = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                open.push(socket);
+            }
+        });
+        MaximClient::new(MaximSettings {
+            api_url,
+            app_id: "app".into(),
+            admin_token: AdminToken::new("token".into()),
+        })
+        .unwrap()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_silent_im_is_tried_three_times_each_cut_at_the_attempt_timeout() {
+        let client = silent_im().await;
+        let started = Instant::now();
+        let result = client
+            .ensure_account("qlann", "pw", started + Duration::from_secs(60))
+            .await;
+        let took = started.elapsed();
+        assert!(matches!(result, Err(MaximError::Unavailable { .. })), "{result:?}");
+        // Three attempts of 2 s, and two pauses of at most 100 and 200 ms.
+        let attempts = ATTEMPT_TIMEOUT * MAX_ATTEMPTS;
+        assert!(
+            took >= attempts && took <= attempts + Duration::from_millis(300),
+            "{took:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_silent_im_is_given_up_at_the_end() {
+        let client = silent_im().await;
+        let started = Instant::now();
+        let end = started + Duration::from_secs(4);
+        let result = client.ensure_account("qlann", "pw", end).await;
+        assert!(matches!(result, Err(MaximError::Unavailable { .. })), "{result:?}");
+        assert!(Instant::now() <= end, "took {:?}", started.elapsed());
+    }
 }

@@ -152,4 +152,36 @@ mod tests {
         let client = dynamodb_client_from(|n| vars.iter().find(|(k, _)| *k == n).map(|(_, v)| v.to_string())).unwrap();
         assert_eq!(client.config().region().map(|r| r.as_ref()), Some("eu-west-1"));
     }
+
+    /// In paused time: the SDK's timeouts run on tokio's clock, which
+    /// jumps ahead whenever the test only waits.
+    #[tokio::test(start_paused = true)]
+    async fn a_stalled_call_is_cut_by_the_operation_timeout() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        // A DynamoDB that accepts every connection, keeps it open, and
+        // never answers.
+        let _accepting = tokio::spawn(async move {
+            let mut open = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                open.push(socket);
+            }
+        });
+        let vars = [
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", "a"),
+            ("AWS_SECRET_ACCESS_KEY", "s"),
+            ("AWS_ENDPOINT_URL_DYNAMODB", &endpoint),
+        ];
+        let client = dynamodb_client_from(|n| vars.iter().find(|(k, _)| *k == n).map(|(_, v)| v.to_string())).unwrap();
+        let started = tokio::time::Instant::now();
+        let result = client.get_item().table_name("users").send().await;
+        let elapsed = started.elapsed();
+        assert!(result.is_err());
+        assert!(
+            elapsed >= limits::OPERATION_TIMEOUT
+                && elapsed < limits::OPERATION_TIMEOUT + std::time::Duration::from_millis(700),
+            "answered after {elapsed:?}"
+        );
+    }
 }

@@ -6,7 +6,7 @@ mod read;
 mod register;
 mod register_batch;
 #[cfg(test)]
-mod testing;
+pub mod testing;
 mod update;
 
 pub use register_batch::{BatchRegistration, Reason};

@@ -9,7 +9,7 @@ use crate::helpers::{dynamodb_endpoint, spawn_app, spawn_app_behind, TestApp, Te
 use futures_util::future::join_all;
 use serde_json::{json, Value};
 use std::collections::HashSet;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn plan(seed: u64) -> FaultPlan {
     FaultPlan::mixed(seed, 0.35, 0.6)
@@ -218,6 +218,9 @@ async fn batch_gets_return_the_whole_ordered_answer_or_503() {
     assert!(partial_gets.unwrap_or(0) > 0, "UnprocessedKeys were retried");
 }
 
+/// How soon the answer comes is a unit test in paused time
+/// (`edge::tests::a_stalled_database_gives_503_before_the_lambda_deadline`);
+/// here, that a real stalled DynamoDB behind the real SDK is a 503.
 #[tokio::test]
 async fn a_stalled_database_gives_503_before_the_lambda_deadline() {
     let proxy = FaultProxy::start(&dynamodb_endpoint(), FaultPlan { stall: true, ..plan(0) }).await;
@@ -227,33 +230,21 @@ async fn a_stalled_database_gives_503_before_the_lambda_deadline() {
         TestRequest::post("/server/user/register/batch", &json!([{"user_id": "u"}])),
         TestRequest::get("/server/user/profiles").query("user_ids=u"),
     ] {
-        let started = Instant::now();
-        // A Lambda invocation with 3 s left: the answer must come before.
+        // A Lambda invocation with 3 s left.
         let response = app.send_with_deadline(request, Duration::from_secs(3)).await;
-        let elapsed = started.elapsed();
         response.assert_error(503, 602);
-        assert!(elapsed < Duration::from_millis(2_900), "answered after {elapsed:?}");
-        assert!(
-            elapsed >= Duration::from_millis(2_000),
-            "gave up early, after {elapsed:?}"
-        );
     }
 }
 
+/// The 4 s cut itself is a unit test in paused time
+/// (`store::client::tests::a_stalled_call_is_cut_by_the_operation_timeout`).
 #[tokio::test]
 async fn a_stalled_call_is_cut_by_the_sdk_operation_timeout() {
     let proxy = FaultProxy::start(&dynamodb_endpoint(), FaultPlan { stall: true, ..plan(0) }).await;
     let app = spawn_app_behind(&proxy.endpoint).await;
-    let started = Instant::now();
-    // No Lambda deadline: the 4 s operation timeout answers first.
+    // No Lambda deadline: the operation timeout answers first.
     let response = app.info("u").await;
     response.assert_error(503, 602);
-    let elapsed = started.elapsed();
-    let limit = qnlive_user_api::store::limits::OPERATION_TIMEOUT;
-    assert!(
-        elapsed >= limit && elapsed < limit + Duration::from_millis(700),
-        "answered after {elapsed:?}"
-    );
 }
 
 fn user_id(id: &str) -> qnlive_user_api::domain::UserId {
