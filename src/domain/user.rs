@@ -1,5 +1,8 @@
-//! A user as it is registered, changed, stored and shown.
+//! A user as it is registered, changed, stored and shown, and the
+//! constructors that hold a registration or an update to the contract's
+//! rules.
 
+use super::validation::*;
 use super::{ImAccount, UserId};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -7,8 +10,23 @@ use std::collections::BTreeMap;
 /// Free-form string pairs a client keeps on a user (`extends`).
 pub type Extends = BTreeMap<String, String>;
 
-/// A valid registration: the body of a single register, or one element of
-/// a batch.
+/// `extends` as an input gave it: each key with its value, which must be
+/// text. A repeated key keeps its last value.
+pub type GivenExtends = Vec<(String, Given<String>)>;
+
+/// A user's fields as an input gave them (a request body, a row of the
+/// original service's table), before [`NewUser::new`] or
+/// [`UserChanges::new`] checks them.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct GivenUser {
+    pub user_id: Given<String>,
+    pub nick: Given<String>,
+    pub avatar: Given<String>,
+    pub extends: Given<GivenExtends>,
+}
+
+/// A valid registration: the body of a single register, one element of a
+/// batch, or an imported user.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NewUser {
     pub user_id: UserId,
@@ -24,6 +42,99 @@ pub struct UserChanges {
     pub nick: Option<String>,
     pub avatar: Option<String>,
     pub extends: Extends,
+}
+
+impl NewUser {
+    /// A registration: `user_id` is required, the other fields may be left
+    /// out (empty). Every broken rule is named, in the order of the fields.
+    pub fn new(given: GivenUser) -> Result<NewUser, Violations> {
+        let mut checks = Checks::default();
+        let user_id = match given.user_id {
+            Given::Absent => {
+                checks.fail(Field::UserId, Rule::Required);
+                String::new()
+            }
+            Given::WrongKind => {
+                checks.fail(Field::UserId, Rule::NotAString);
+                String::new()
+            }
+            Given::Value(id) => {
+                UserId::check(&mut checks, &id, Field::UserId);
+                id
+            }
+        };
+        let nick = checks.optional_text(given.nick, Field::Nick).unwrap_or_default();
+        checks.length(&nick, || Field::Nick, 0, MAX_NICK_CHARS);
+        let avatar = checks.optional_text(given.avatar, Field::Avatar).unwrap_or_default();
+        checks.length(&avatar, || Field::Avatar, 0, MAX_AVATAR_CHARS);
+        let extends = checked_extends(&mut checks, given.extends);
+        checks.finish(NewUser {
+            user_id: UserId(user_id),
+            nick,
+            avatar,
+            extends,
+        })
+    }
+}
+
+impl UserChanges {
+    /// An update of the user `of`. A `user_id` must be left out or be
+    /// that same id: ids never change. An empty nick or avatar means
+    /// "unchanged", as in the original service.
+    pub fn new(given: GivenUser, of: &UserId) -> Result<UserChanges, Violations> {
+        let mut checks = Checks::default();
+        match checks.optional_text(given.user_id, Field::UserId) {
+            Some(id) if id != of.as_str() => checks.fail(Field::UserId, Rule::Unchangeable),
+            _ => {}
+        }
+        // Every field's kind before any length, as the original service
+        // decoded the whole body before checking it.
+        let nick = checks.optional_text(given.nick, Field::Nick).filter(|s| !s.is_empty());
+        let avatar = checks
+            .optional_text(given.avatar, Field::Avatar)
+            .filter(|s| !s.is_empty());
+        if let Some(nick) = &nick {
+            checks.length(nick, || Field::Nick, 0, MAX_NICK_CHARS);
+        }
+        if let Some(avatar) = &avatar {
+            checks.length(avatar, || Field::Avatar, 0, MAX_AVATAR_CHARS);
+        }
+        let extends = checked_extends(&mut checks, given.extends);
+        checks.finish(UserChanges { nick, avatar, extends })
+    }
+}
+
+/// At most [`MAX_EXTENDS_ENTRIES`] entries; each key 1..=64 characters,
+/// each value text of 0..=1024. Left out is empty.
+fn checked_extends(checks: &mut Checks, given: Given<GivenExtends>) -> Extends {
+    let entries = match given {
+        Given::Absent => return Extends::new(),
+        Given::WrongKind => {
+            checks.fail(Field::Extends, Rule::NotAnObjectOfStrings);
+            return Extends::new();
+        }
+        Given::Value(entries) => entries,
+    };
+    if entries.len() > MAX_EXTENDS_ENTRIES {
+        checks.fail(
+            Field::Extends,
+            Rule::TooManyEntries {
+                max: MAX_EXTENDS_ENTRIES,
+                got: entries.len(),
+            },
+        );
+    }
+    let mut extends = Extends::new();
+    for (key, value) in entries {
+        checks.length(&key, || Field::ExtendsKey(key.clone()), 1, MAX_EXTENDS_KEY_CHARS);
+        let Given::Value(value) = value else {
+            checks.fail(Field::ExtendsValue(key), Rule::NotAString);
+            continue;
+        };
+        checks.length(&value, || Field::ExtendsValue(key.clone()), 0, MAX_EXTENDS_VALUE_CHARS);
+        extends.insert(key, value);
+    }
+    extends
 }
 
 /// A stored user with its IM account.

@@ -94,7 +94,7 @@ impl ApiError {
 
 impl From<InvalidInput> for ApiError {
     fn from(invalid: InvalidInput) -> Self {
-        ApiError::BadRequest(invalid.into_message())
+        ApiError::BadRequest(invalid.to_string())
     }
 }
 

@@ -5,6 +5,7 @@
 //! the store.
 
 pub mod auth;
+pub mod decode;
 mod endpoints;
 mod envelope;
 pub mod error;
