@@ -331,6 +331,48 @@ mod tests {
     }
 
     #[test]
+    fn the_first_broken_rule_is_the_one_named() {
+        assert_eq!(
+            error(new_user(br#"{"user_id":"","nick":5}"#)),
+            "user_id: must not be empty"
+        );
+        assert_eq!(
+            error(new_users(br#"[{"user_id":"a"},{"nick":5},{"user_id":""}]"#)),
+            "users[1].user_id: required"
+        );
+        let body = format!(r#"{{"nick":"{}","avatar":5}}"#, "n".repeat(65));
+        assert_eq!(
+            error(user_changes(body.as_bytes(), &id("u"))),
+            "avatar: must be a string"
+        );
+        assert_eq!(error(user_ids(None, br#"["",5]"#)), "user_ids[1]: must be a string");
+    }
+
+    #[test]
+    fn extends_in_json_is_absent_when_null_and_holds_strings() {
+        assert_eq!(given_extends(None), Given::Absent);
+        assert_eq!(given_extends(Some(&Value::Null)), Given::Absent);
+        assert_eq!(given_extends(Some(&serde_json::json!("k=v"))), Given::WrongKind);
+        assert_eq!(
+            given_extends(Some(&serde_json::json!({"a": "1", "b": null, "c": 2}))),
+            Given::Value(vec![
+                ("a".into(), Given::Value("1".into())),
+                ("b".into(), Given::WrongKind),
+                ("c".into(), Given::WrongKind),
+            ])
+        );
+    }
+
+    #[test]
+    fn a_bad_request_is_a_400_with_its_text() {
+        let api: ApiError = BadRequest::NoUsers.into();
+        assert_eq!(
+            (api.status().as_u16(), api.message().as_ref()),
+            (400, "body: the array of users is empty")
+        );
+    }
+
+    #[test]
     fn user_ids_come_from_the_query_or_the_body_in_order_without_repeats() {
         let ids = user_ids(Some("user_ids=b&x=1&user_ids=a%20b&user_ids=b"), b"").unwrap();
         assert_eq!((ids.unique, ids.sent), (vec![id("b"), id("a b")], 3));
