@@ -438,6 +438,44 @@ mod tests {
     }
 
     #[test]
+    fn each_rule_a_field_breaks_is_listed() {
+        assert_eq!(
+            reasons(|r| r.user_id = Some(format!("{}\t", "u".repeat(64)).into_bytes())),
+            ["user_id_too_long", "user_id_control_character"]
+        );
+        assert_eq!(
+            reasons(|r| {
+                r.nick = Some(vec![0xff]);
+                r.avatar = Some(vec![0xfe]);
+                r.extends = Some(vec![0xc3]);
+                r.im_username = Some(vec![0xff]);
+            }),
+            [
+                "nick_not_utf8",
+                "avatar_not_utf8",
+                "extends_not_utf8",
+                "im_username_not_utf8",
+                "im_username_missing"
+            ]
+        );
+        let many: Vec<String> = (0..65).map(|i| format!(r#""k{i}":{i}"#)).collect();
+        assert_eq!(
+            reasons(|r| r.extends = Some(format!("{{{}}}", many.join(",")).into_bytes())),
+            ["extends_too_many_entries", "extends_non_string_value"]
+        );
+    }
+
+    #[test]
+    fn a_rule_without_a_reason_of_its_own_is_named_in_the_services_words() {
+        let unnamed = InvalidInput::new(Field::UserId, Rule::Unchangeable);
+        assert_eq!(
+            Reason::of(&unnamed).to_string(),
+            "refused by the service: user_id: cannot be changed; leave it out of the body"
+        );
+        assert!(Reason::UserIdNull < Reason::of(&unnamed));
+    }
+
+    #[test]
     fn datetimes_are_read_in_the_given_zone() {
         let shanghai = UtcOffset::from_hms(8, 0, 0).unwrap();
         let t = at(2022, 5, 19, 8, 0, 0);
