@@ -39,9 +39,10 @@ export CARGO_NET_OFFLINE=true
 trap stop_all EXIT
 trap 'exit 130' INT TERM
 
-log "linting template.yaml (cfn-lint, sam validate --lint)"
+log "linting template.yaml (cfn-lint, sam validate --lint, the checkov security scan)"
 cfn-lint template.yaml
 sam validate --lint --template template.yaml --region us-east-1
+scripts/iac_scan.sh template.yaml
 
 start_dynamodb "$(free_port)"
 start_moto "$(free_port)"     # a local Secrets Manager: AWS_ENDPOINT_URL_SECRETSMANAGER
