@@ -27,6 +27,8 @@ AK, SK = os.environ["QNLIVE_AK"], os.environ["QNLIVE_SK"]
 SIGNER = QiniuMacAuth(AK, SK, disable_qiniu_timestamp_signature=True)
 TABLE = os.environ["USERS_TABLE"]
 STARTS = int(os.environ.get("BENCH_STARTS", "15"))
+# moto, when scripts/bench.sh started it: one more row, the keys read at init.
+SECRETS_MANAGER = os.environ.get("AWS_ENDPOINT_URL_SECRETSMANAGER")
 HOST = "api.example.com"
 
 
@@ -233,7 +235,11 @@ def start(binary, runtime, extra_env=None, stdout_lines=None):
     # Lambda loads, for every function measured.
     if os.path.exists("/etc/ssl/certs/ca-certificates.crt"):
         env["SSL_CERT_FILE"] = "/etc/ssl/certs/ca-certificates.crt"
-    env.update(extra_env or {})
+    for name, value in (extra_env or {}).items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
     started = time.perf_counter()
     piped = env["RUST_LOG"] == "info" or stdout_lines is not None
     output = subprocess.PIPE if piped else subprocess.DEVNULL
@@ -256,12 +262,12 @@ def peak_rss_kb(process):
     return 0
 
 
-def cold_and_warm(binary, make_event, warm_requests=20):
+def cold_and_warm(binary, make_event, warm_requests=20, extra_env=None):
     """Median init, first-request and warm-request times over STARTS starts."""
     inits, firsts, warms = [], [], []
     for _ in range(STARTS):
         runtime = Runtime()
-        process, init_ms = start(binary, runtime)
+        process, init_ms = start(binary, runtime, extra_env)
         try:
             inits.append(init_ms)
             firsts.append(runtime.invoke(make_event())[0] * 1000)
@@ -320,6 +326,17 @@ def maxim_register_cost(ours, registers=100):
     return report
 
 
+def keys_from_secret():
+    """The keys in a secret of the local Secrets Manager, and the function's
+    variables that name it instead of giving them, as the template deploys it."""
+    import boto3
+    name = f"bench/keys-{uuid.uuid4()}"
+    boto3.client("secretsmanager", endpoint_url=SECRETS_MANAGER, region_name="us-east-1",
+                 aws_access_key_id="local", aws_secret_access_key="local").create_secret(
+        Name=name, SecretString=f"{AK}:{SK}")
+    return {"QINIU_KEYS": None, "QINIU_KEYS_SECRET_ID": name, "AWS_ENDPOINT_URL_SECRETSMANAGER": SECRETS_MANAGER}
+
+
 def main():
     global PROXY
     proxy = Threaded(("127.0.0.1", 0), CountingProxy)
@@ -339,8 +356,12 @@ def main():
 
     info = lambda: event("GET", "/server/user/info/bench")  # noqa: E731
     rows = []
-    for name, binary in [("hello-world lambda_http", hello), ("plain SDK GetItem", getitem), ("qnlive-user-api", ours)]:
-        init, first, warm = cold_and_warm(binary, info)
+    functions = [("hello-world lambda_http", hello, None), ("plain SDK GetItem", getitem, None),
+                 ("qnlive-user-api", ours, None)]
+    if SECRETS_MANAGER:
+        functions.append(("qnlive-user-api, keys read from Secrets Manager (moto) at init", ours, keys_from_secret()))
+    for name, binary, extra_env in functions:
+        init, first, warm = cold_and_warm(binary, info, extra_env=extra_env)
         rows.append((name, init, first, warm))
     # How much of our init is the deliberate DynamoDB warm-up (its log line).
     warm_ups = []

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The benchmark suite (BENCHMARKS.md): builds the function and the two
 # reference functions (examples/bench_hello.rs, examples/bench_getitem.rs)
-# with the release profile, starts DynamoDB Local, and runs bench/bench.py,
-# which drives the real bootstraps through a fake Lambda Runtime API.
+# with the release profile, starts DynamoDB Local and moto (a local Secrets
+# Manager), and runs bench/bench.py, which drives the real bootstraps
+# through a fake Lambda Runtime API.
 # Then it builds the arm64 bootstrap and reports its size.
 #     scripts/bench.sh            (BENCH_STARTS=15 process starts per function)
 
@@ -14,9 +15,10 @@ log "release build of the function and the references"
 cargo build --locked --release --bin qnlive-user-api --example bench_hello --example bench_getitem --example create_table \
     --example api_gateway_event --example fake_im
 
-trap stop_dynamodb EXIT
+trap stop_all EXIT
 trap 'exit 130' INT TERM
 start_dynamodb "$(free_port)"
+start_moto "$(free_port)"  # the keys read from a secret at init, as deployed
 export USERS_TABLE="bench-$(date +%s)"
 target/release/examples/create_table
 QNLIVE_AK="$QNLIVE_DEV_AK" QNLIVE_SK="$QNLIVE_DEV_SK" \
