@@ -1,8 +1,10 @@
 //! DynamoDB as the operator's own AWS tools reach it: `aws-config`'s
-//! default chain (a profile from `AWS_PROFILE`, with SSO, a role to
-//! assume, `credential_process`; web identity in CI; container and
-//! instance credentials; the environment variables), the region from the
-//! environment or the profile, and `AWS_ENDPOINT_URL_DYNAMODB`. The
+//! default chain (a profile from `AWS_PROFILE`, with SSO or a role to
+//! assume; web identity in CI; container and instance credentials; the
+//! environment variables), the region from the environment or the
+//! profile, and `AWS_ENDPOINT_URL_DYNAMODB`. Not `credential_process`
+//! (import/Cargo.toml says why): run such a profile under its tool
+//! (`aws-vault exec`) or export its credentials. The
 //! Lambda keeps its lean client (`qnlive_user_api::aws`): this crate
 //! alone links `aws-config`.
 //!

@@ -26,7 +26,7 @@ usage: qnlive-user-import --mysql-url mysql://USER[:PASS]@HOST[:PORT]/DB [option
   -V, --version       the version
 
 AWS credentials and region as the AWS CLI finds them: AWS_PROFILE (a profile
-in ~/.aws/config: SSO, a role to assume, credential_process), or AWS_REGION,
+in ~/.aws/config: SSO or a role to assume), or AWS_REGION,
 AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN; web identity,
 container and instance credentials too. AWS_ENDPOINT_URL_DYNAMODB for
 DynamoDB Local.
