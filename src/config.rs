@@ -8,7 +8,7 @@ use crate::domain::im_account::is_valid_im_username;
 use crate::edge::auth::KeyRing;
 use crate::edge::{AuthMode, EdgeSettings};
 use crate::im::{AdminToken, ImSettings, MaximSettings, ProviderSettings, DEFAULT_IM_USERNAME_PREFIX};
-use crate::secrets::{self, ReadPolicy, Refreshing, SecretSource, SecretsManager};
+use crate::secrets::{self, ReadPolicy, Refreshing, SecretsManager};
 use std::cell::OnceCell;
 
 #[derive(Clone, Debug)]
@@ -118,6 +118,14 @@ impl Config {
 
         Ok(Config { users_table, edge, im })
     }
+}
+
+/// Where a secret comes from. No `Debug`: it may hold the value.
+enum SecretSource {
+    /// Its value, given in the environment (local runs): fixed.
+    Value(String),
+    /// The id (name or ARN) of a Secrets Manager secret.
+    SecretId(String),
 }
 
 /// A secret given as `NAME` (its value) or `NAME_SECRET_ID` (a Secrets

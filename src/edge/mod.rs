@@ -93,7 +93,8 @@ impl App {
             },
             AuthMode::Disabled => tracing::warn!("AUTH_DISABLED=true: requests are not authenticated"),
             AuthMode::NoKeysConfigured => tracing::error!(
-                "QINIU_KEYS is empty and AUTH_DISABLED is not true: every request will be refused with 401"
+                "neither QINIU_KEYS_SECRET_ID nor QINIU_KEYS is set, and AUTH_DISABLED is not true: \
+                 every request will be refused with 401"
             ),
         }
         App {
@@ -121,7 +122,10 @@ impl App {
             }
         };
         let started = Instant::now();
-        let (warmed_up, ()) = tokio::join!(tokio::time::timeout(limit, self.users.warm_up()), keys);
+        let (warmed_up, _) = tokio::join!(
+            tokio::time::timeout(limit, self.users.warm_up()),
+            tokio::time::timeout(limit, keys)
+        );
         match warmed_up {
             Ok(Ok(())) => tracing::info!(
                 elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,

@@ -15,24 +15,6 @@ mod secrets_manager;
 pub use refresh::{ReadError, ReadFuture, ReadPolicy, Refreshing};
 pub use secrets_manager::SecretsManager;
 
-/// Where a secret comes from, as configured.
-#[derive(Clone, PartialEq, Eq)]
-pub enum SecretSource {
-    /// Its value, given in the environment (local runs): fixed.
-    Value(String),
-    /// The id (name or ARN) of a Secrets Manager secret.
-    SecretId(String),
-}
-
-impl std::fmt::Debug for SecretSource {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            SecretSource::Value(_) => f.write_str("Value(<redacted>)"),
-            SecretSource::SecretId(id) => write!(f, "SecretId({id:?})"),
-        }
-    }
-}
-
 /// `what` (for logs: "the Qiniu keys"), read from the secret `secret_id`
 /// and parsed by `parse` at every read; a value `parse` refuses is a failed
 /// read (the value before stays). `parse`'s error must not hold the value.
