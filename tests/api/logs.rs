@@ -222,9 +222,27 @@ async fn secrets_read_from_secrets_manager_never_reach_the_log() {
     tokio::time::sleep(policy.reread_interval).await;
     app.send(register("l3")).await.assert_ok();
 
+    // And an instance that never could read its keys: 503, and why.
+    let missing_name = unique("qnlive/logs-missing");
+    let missing = spawn_app_reading_secrets(
+        &[
+            ("QINIU_KEYS_SECRET_ID", &missing_name),
+            ("AWS_ENDPOINT_URL_SECRETSMANAGER", &gate.endpoint),
+        ],
+        policy,
+    )
+    .await;
+    gate.open();
+    missing.send(register("l4")).await.assert_error(503, 503);
+
     let logs = log_text();
     assert!(
         logs.contains(&format!("could not read the Qiniu keys from secret {keys_name} again")),
+        "{logs}"
+    );
+    assert!(
+        logs.contains(&format!("could not read the Qiniu keys from secret {missing_name};"))
+            && logs.contains("authentication unavailable: the Qiniu keys have not been read yet"),
         "{logs}"
     );
     assert!(logs.contains("refused the admin token"), "{logs}");
