@@ -1,15 +1,24 @@
 """Benchmarks (BENCHMARKS.md): real release bootstraps under a fake Lambda
 Runtime API that feeds them signed API Gateway HTTP API (2.0) events, with a
-call-counting proxy between the functions and DynamoDB Local.
+call-counting proxy between the functions and DynamoDB Local; then the
+Lambda model (bench/lambda_model.py): the same functions against DynamoDB
+Local behind TLS, with their CPU time per phase, and at 128 MB under a real
+CPU quota.
 
 Usage: bench.py DYNAMODB_URL TARGET_DIR   (scripts/bench.sh sets it all up)
+The model reads DYNAMODB_TLS_URL, DYNAMODB_TLS_CA_BUNDLE, and (when set)
+LAMBDA_CPU_CGROUPS and LAMBDA_CPU_CGROUP_MB from the environment. With
+AWS_ENDPOINT_URL_SECRETSMANAGER (moto) and SECRETS_MANAGER_TLS_URL (moto
+behind TLS) set, the function is also measured reading its keys from a
+secret at init, as the template deploys it, and modelled at
+LAMBDA_MEMORY_MB (template.yaml's MemorySize).
 Prints a Markdown report and writes it to bench/last-run.md.
 """
 
 import http.server
 import json
 import os
-import queue
+import signal
 import socketserver
 import statistics
 import subprocess
@@ -19,17 +28,25 @@ import time
 import urllib.request
 import uuid
 
-from qiniu import QiniuMacAuth
+
+from lambda_model import (MEMORY_SIZES_MB, PRICE_SOURCE, PUBLISHED_FIRST_MS, PUBLISHED_WARM_MS,
+                          cost_per_million, cpu_share, mixed, published_warm_cpu_ms, stretched)
 
 DYNAMODB = sys.argv[1].rstrip("/")
+PROXY = DYNAMODB  # main() puts the call-counting proxy in between
 TARGET = sys.argv[2]
 AK, SK = os.environ["QNLIVE_AK"], os.environ["QNLIVE_SK"]
-SIGNER = QiniuMacAuth(AK, SK, disable_qiniu_timestamp_signature=True)
 TABLE = os.environ["USERS_TABLE"]
 STARTS = int(os.environ.get("BENCH_STARTS", "15"))
-# moto, when scripts/bench.sh started it: one more row, the keys read at init.
+# The Lambda model: DynamoDB over TLS, and the mix of cold and warm
+# requests the MemorySize proposal weighs.
+TLS_ENV = {"AWS_ENDPOINT_URL_DYNAMODB": os.environ["DYNAMODB_TLS_URL"],
+           "SSL_CERT_FILE": os.environ["DYNAMODB_TLS_CA_BUNDLE"]}
+# moto, a local Secrets Manager, plain and behind TLS (scripts/bench.sh).
 SECRETS_MANAGER = os.environ.get("AWS_ENDPOINT_URL_SECRETSMANAGER")
-HOST = "api.example.com"
+SECRETS_MANAGER_TLS = os.environ.get("SECRETS_MANAGER_TLS_URL")
+COLD_SHARE = float(os.environ.get("BENCH_COLD_SHARE", "0.01"))
+WARM_REQUESTS = int(os.environ.get("BENCH_WARM_REQUESTS", "20"))
 
 
 class Threaded(socketserver.ThreadingMixIn, http.server.HTTPServer):
@@ -92,68 +109,9 @@ def calls_since(before):
 
 # ---------------------------------------------------------------- Runtime API
 
-class Runtime:
-    """The Lambda Runtime API, one invocation at a time."""
-
-    def __init__(self):
-        self.events = queue.Queue()
-        self.replies = queue.Queue()
-        self.first_poll = threading.Event()
-        self.first_poll_at = None
-        runtime = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True
-            wbufsize = -1
-
-            def log_message(self, *args):
-                pass
-
-            def reply(self, status, body=b"", headers=None):
-                self.send_response(status)
-                for k, v in (headers or {}).items():
-                    self.send_header(k, v)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def do_GET(self):
-                if not self.path.endswith("/runtime/invocation/next"):
-                    return self.reply(404)
-                if not runtime.first_poll.is_set():
-                    runtime.first_poll_at = time.perf_counter()
-                    runtime.first_poll.set()
-                request_id, event = runtime.events.get()
-                runtime.sent_at = time.perf_counter()
-                deadline = int((time.time() + 10) * 1000)
-                self.reply(200, json.dumps(event).encode(), {
-                    "Lambda-Runtime-Aws-Request-Id": request_id,
-                    "Lambda-Runtime-Deadline-Ms": str(deadline),
-                    "Lambda-Runtime-Invoked-Function-Arn": "arn:aws:lambda:us-east-1:123456789012:function:bench",
-                    "Lambda-Runtime-Trace-Id": "Root=1-00000000-000000000000000000000000;Sampled=0",
-                    "Content-Type": "application/json",
-                })
-
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                self.reply(202, b"{}")
-                runtime.replies.put((time.perf_counter() - runtime.sent_at, self.path, body))
-
-        self.server = Threaded(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def invoke(self, event):
-        self.events.put((str(uuid.uuid4()), event))
-        elapsed, path, body = self.replies.get(timeout=60)
-        if not path.endswith("/response"):
-            raise RuntimeError(f"invocation failed: {path} {body[:300]!r}")
-        return elapsed, json.loads(body)
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+# The stand-in shared with scripts/worst_case_memory.sh.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "e2e"))
+from lambda_runtime import Events, Runtime, lambda_environment  # noqa: E402
 
 
 # ---------------------------------------------------------------- events
@@ -161,23 +119,8 @@ class Runtime:
 # Events come from the test suite's own builder (tests/api/helpers/event.rs),
 # through examples/api_gateway_event.rs: one builder for tests, fuzz targets
 # and benchmarks.
-EVENT_BUILDER = subprocess.Popen([os.path.join(TARGET, "release", "examples", "api_gateway_event")],
-                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-
-
-def event(method, path, query="", body=None):
-    headers = {"host": HOST}
-    raw_body = json.dumps(body) if body is not None else None
-    if raw_body is not None:
-        headers["content-type"] = "application/json"
-    url = f"https://{HOST}{path}" + (f"?{query}" if query else "")
-    token = SIGNER.token_of_request(method, HOST, url, "", headers.get("content-type"), raw_body)
-    headers["authorization"] = f"Qiniu {token}"
-    request = {"method": method, "path": path, "query": query, "headers": list(headers.items()),
-               "body": raw_body, "request_id": str(uuid.uuid4())}
-    EVENT_BUILDER.stdin.write(json.dumps(request) + "\n")
-    EVENT_BUILDER.stdin.flush()
-    return json.loads(EVENT_BUILDER.stdout.readline())
+EVENTS = Events(os.path.join(TARGET, "release", "examples", "api_gateway_event"), AK, SK)
+event = EVENTS.event
 
 
 def code_of(reply):
@@ -219,22 +162,10 @@ def dynamodb_local_floor():
 # ---------------------------------------------------------------- processes
 
 def start(binary, runtime, extra_env=None, stdout_lines=None):
-    env = {
-        "PATH": os.environ["PATH"],
-        "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{runtime.port}",
-        "AWS_LAMBDA_FUNCTION_NAME": "bench", "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128", "AWS_LAMBDA_LOG_GROUP_NAME": "bench",
-        "AWS_LAMBDA_LOG_STREAM_NAME": "bench", "AWS_REGION": "us-east-1",
-        "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
+    env = lambda_environment(runtime, 128, {
         "AWS_ENDPOINT_URL_DYNAMODB": PROXY, "USERS_TABLE": TABLE, "QINIU_KEYS": f"{AK}:{SK}",
-        "RUST_LOG": "warn",
-    }
-    # Debian keeps one file per certificate beside the bundle, and
-    # rustls-native-certs reads both (about 300 files); Lambda's AL2023 keeps
-    # the bundle only. Pointing at the bundle makes local starts load what a
-    # Lambda loads, for every function measured.
-    if os.path.exists("/etc/ssl/certs/ca-certificates.crt"):
-        env["SSL_CERT_FILE"] = "/etc/ssl/certs/ca-certificates.crt"
+    })
+    # None removes a variable (QINIU_KEYS, when a secret names the keys).
     for name, value in (extra_env or {}).items():
         if value is None:
             env.pop(name, None)
@@ -326,19 +257,361 @@ def maxim_register_cost(ours, registers=100):
     return report
 
 
-def keys_from_secret():
-    """The keys in a secret of the local Secrets Manager, and the function's
-    variables that name it instead of giving them, as the template deploys it."""
-    import boto3
+# ---------------------------------------------------------------- the Lambda model
+
+def thread_cpu_ns(pid):
+    """CPU time of each thread of a process so far, in ns: the first field
+    of /proc/PID/task/TID/schedstat (the scheduler's sum_exec_runtime)."""
+    times = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as stat:
+                times[tid] = int(stat.read().split()[0])
+        except (FileNotFoundError, ProcessLookupError):
+            pass  # the thread ended between the listing and the read
+    return times
+
+
+def cpu_ms_since(pid, before):
+    """The process's CPU ms since `before` (a thread_cpu_ns), all threads.
+    Per thread, so that one that ends meanwhile (tokio's idle blocking
+    threads do after 10 s) loses only its own last moments, not its total."""
+    return sum(ns - before.get(tid, 0) for tid, ns in thread_cpu_ns(pid).items()) / 1e6
+
+
+def measured_invoke(runtime, pid, ev):
+    """Wall ms of one invocation (event handed out to response received),
+    and the function's CPU ms for it: read while it waits for an event,
+    before this one and after it asked for the next."""
+    polls = runtime.polls
+    before = thread_cpu_ns(pid)
+    elapsed, reply = runtime.invoke(ev)
+    runtime.wait_for_poll(polls + 1)
+    cpu = cpu_ms_since(pid, before)
+    status, code = reply.get("statusCode"), json.loads(reply["body"]).get("code")
+    if status != 200 or code != 0:
+        raise RuntimeError(f"expected 200 and code 0, got {status} and {reply['body'][:300]}")
+    return elapsed * 1000, cpu
+
+
+def join_cgroup(cgroup, pid):
+    with open(os.path.join(cgroup, "cgroup.procs"), "w") as procs:
+        procs.write(str(pid))
+
+
+def cgroup_quota(cgroup):
+    """(quota µs, period µs) of a cgroup v1 cpu or v2 cgroup."""
+    if os.path.exists(os.path.join(cgroup, "cpu.max")):
+        with open(os.path.join(cgroup, "cpu.max")) as limit:
+            quota, period = limit.read().split()
+        return int(quota), int(period)
+    with open(os.path.join(cgroup, "cpu.cfs_quota_us")) as quota, \
+            open(os.path.join(cgroup, "cpu.cfs_period_us")) as period:
+        return int(quota.read()), int(period.read())
+
+
+def lambda_runs(binary, make_event, cgroup=None, extra_env=None, count=STARTS):
+    """`count` starts over TLS. Per start: init wall and CPU (to the first
+    GET /next), the first request's wall and CPU, peak RSS; and the wall
+    and CPU of every warm request. With a cgroup, the function joins it
+    after init, as Lambda throttles only the requests."""
+    starts, warm = [], []
+    for _ in range(count):
+        runtime = Runtime()
+        process, init_ms = start(binary, runtime, {**TLS_ENV, **(extra_env or {})})
+        try:
+            init_cpu = cpu_ms_since(process.pid, {})
+            if cgroup:
+                join_cgroup(cgroup, process.pid)
+            first, first_cpu = measured_invoke(runtime, process.pid, make_event())
+            for _ in range(WARM_REQUESTS):
+                warm.append(measured_invoke(runtime, process.pid, make_event()))
+            rss = peak_rss_kb(process)
+        finally:
+            process.kill(); process.wait(); runtime.close()
+        starts.append({"init": init_ms, "init_cpu": init_cpu, "first": first, "first_cpu": first_cpu, "rss": rss})
+    return starts, warm
+
+
+def median_iqr(values):
+    """'median (first quartile-third quartile)', one decimal."""
+    q1, median, q3 = statistics.quantiles(values, n=4, method="inclusive")
+    return f"{median:.1f} ({q1:.1f}–{q3:.1f})"
+
+
+def modelled(starts, warm, memory_mb, extra_wait_ms=0.0, cpu_factor=1.0):
+    """Median cold request, first request and warm request on Lambda at
+    this size, each modelled per sample (bench/lambda_model.py). If asked,
+    each request waits `extra_wait_ms` longer than here and needs
+    `cpu_factor` times the CPU (init stays as measured)."""
+    def on_lambda(wall, cpu):
+        return stretched(wall + extra_wait_ms + (cpu_factor - 1) * cpu, cpu_factor * cpu, memory_mb)
+    first = [on_lambda(s["first"], s["first_cpu"]) for s in starts]
+    cold = [s["init"] + f for s, f in zip(starts, first)]
+    warm_ms = [on_lambda(wall, cpu) for wall, cpu in warm]
+    return statistics.median(cold), statistics.median(first), statistics.median(warm_ms)
+
+
+def memory_choice(starts, warm, cold_share, extra_wait_ms=0.0, cpu_factor=1.0):
+    """Per size: cold and warm ms, their cost per million, and the mix's
+    mean latency, mean cost and their product; and the size whose product
+    is lowest."""
+    rows = []
+    for mb in MEMORY_SIZES_MB:
+        cold, _, warm_ms = modelled(starts, warm, mb, extra_wait_ms, cpu_factor)
+        cold_usd, warm_usd = cost_per_million(cold, mb), cost_per_million(warm_ms, mb)
+        latency, usd = mixed(cold, warm_ms, cold_share), mixed(cold_usd, warm_usd, cold_share)
+        rows.append((mb, cold, warm_ms, cold_usd, warm_usd, latency, usd, latency * usd))
+    return rows, min(rows, key=lambda row: row[-1])[0]
+
+
+def endpoint_requests(ids):
+    """Each endpoint's requests: (label, users per request, make), where
+    make(n) is the n-th request of that kind. The reads and updates go to
+    the users `ids` (100 of them, registered beforehand)."""
+    query = "&".join(f"user_ids={i}" for i in ids)
+    return [
+        ("info", 1, lambda n: event("GET", f"/server/user/info/{ids[n % 100]}")),
+        ("profile", 1, lambda n: event("GET", f"/server/user/profile/{ids[n % 100]}")),
+        ("register", 1, lambda n: event("POST", "/server/user/register", body={"user_id": f"ep-r{n}", "nick": "n"})),
+        ("update", 1, lambda n: event("PUT", f"/server/user/{ids[n % 100]}",
+                                      body={"nick": f"nick {n}", "extends": {"k": str(n)}})),
+        ("infos, 100 ids", 100, lambda n: event("GET", "/server/user/infos", query)),
+        ("profiles, 100 ids", 100, lambda n: event("GET", "/server/user/profiles", query)),
+        ("register/batch, 100 users", 100, lambda n: event("POST", "/server/user/register/batch",
+                                                           body=[{"user_id": f"ep-b{n}-{i:03d}"} for i in range(100)])),
+    ]
+
+
+def start_with_users(binary):
+    """An instance over TLS with 100 users registered: (runtime, process, their ids)."""
+    runtime = Runtime()
+    process, _ = start(binary, runtime, TLS_ENV)
+    ids = [f"ep-{i:03d}" for i in range(100)]
+    try:
+        measured_invoke(runtime, process.pid, event("POST", "/server/user/register/batch",
+                                                    body=[{"user_id": i} for i in ids]))
+    except BaseException:
+        process.kill(); process.wait(); runtime.close()
+        raise
+    return runtime, process, ids
+
+
+def endpoint_cpu(ours, requests=40, batch_requests=15):
+    """Wall and CPU per warm request of each endpoint, over TLS, on one
+    instance: (label, users per request, [(wall, cpu)])."""
+    runtime, process, ids = start_with_users(ours)
+    try:
+        results = []
+        for label, users, make in endpoint_requests(ids):
+            count = requests if users == 1 else batch_requests
+            measured_invoke(runtime, process.pid, make(count))  # the first of a kind is not counted
+            results.append((label, users, [measured_invoke(runtime, process.pid, make(n)) for n in range(count)]))
+        return results
+    finally:
+        process.kill(); process.wait(); runtime.close()
+
+
+def profile(binary, label, requests, perf_data):
+    """`perf record` (cpu-clock samples, DWARF call graphs) of one instance
+    while it answers `requests` warm requests of one endpoint (a label of
+    endpoint_requests); scripts/bench_profile.sh reads the samples."""
+    runtime, process, ids = start_with_users(binary)
+    try:
+        make = {case[0]: case[2] for case in endpoint_requests(ids)}[label]
+        for n in range(5):
+            measured_invoke(runtime, process.pid, make(requests + n))
+        events = [make(n) for n in range(requests)]  # signed before perf starts: not in the samples
+        perf = subprocess.Popen(["perf", "record", "--quiet", "-e", "cpu-clock", "-F", "4999",
+                                 "--call-graph", "dwarf,32768", "-p", str(process.pid), "-o", perf_data])
+        time.sleep(1)  # perf attaches
+        cpu = [measured_invoke(runtime, process.pid, ev)[1] for ev in events]
+        perf.send_signal(signal.SIGINT)
+        perf.wait()
+        print(f"{label}: {requests} requests, CPU per request median {statistics.median(cpu):.3f} ms")
+    finally:
+        process.kill(); process.wait(); runtime.close()
+
+
+def lambda_model_report(functions, info):
+    """The Lambda model's sections of the report."""
+    report = [f"\n## Lambda model (DynamoDB over TLS; median (quartiles) of {STARTS} starts, "
+              f"{WARM_REQUESTS} warm requests each)\n",
+              "### Measured on a full core\n",
+              "| function | init ms | init CPU ms | first request ms | first CPU ms | warm ms | warm CPU ms | peak RSS MiB |",
+              "|---|---|---|---|---|---|---|---|"]
+    runs = {}
+    for name, binary in functions:
+        starts, warm = lambda_runs(binary, info)
+        runs[name] = (starts, warm)
+        report.append(f"| {name} | {median_iqr([s['init'] for s in starts])} | "
+                      f"{median_iqr([s['init_cpu'] for s in starts])} | {median_iqr([s['first'] for s in starts])} | "
+                      f"{median_iqr([s['first_cpu'] for s in starts])} | {median_iqr([w for w, _ in warm])} | "
+                      f"{median_iqr([c for _, c in warm])} | {max(s['rss'] for s in starts) / 1024:.1f} |")
+
+    # The same under a real CPU quota: {period ms: {function: runs}}.
+    cgroup_mb = int(os.environ.get("LAMBDA_CPU_CGROUP_MB", "128"))
+    checked = {}
+    for cgroup in os.environ.get("LAMBDA_CPU_CGROUPS", "").split():
+        quota, period = cgroup_quota(cgroup)
+        if abs(quota / period - cpu_share(cgroup_mb)) > 0.001:
+            raise RuntimeError(f"{cgroup} gives {quota}/{period} of a core, not {cgroup_mb} MB's share")
+        checked[period / 1000] = {name: lambda_runs(binary, info, cgroup) for name, binary in functions}
+
+    names = [name for name, _ in functions]
+    report.append("\n### Modelled on Lambda: cold request ms / warm request ms / USD per million warm requests\n")
+    report.append(f"Cold = init + first request + first-request CPU × (1/share − 1); warm = warm + warm CPU × "
+                  f"(1/share − 1); share = MB/1769. Prices: {PRICE_SOURCE}. Rows \"measured\": the function "
+                  f"in a cgroup with {cgroup_mb} MB's CPU quota (per 100 ms or per 14 ms) from the end of init, "
+                  "median cold (init + first) / median warm.\n")
+    report.append("| MB | share | " + " | ".join(names) + " |")
+    report.append("|---|---|" + "---|" * len(names))
+    for mb in MEMORY_SIZES_MB:
+        cells = []
+        for name in names:
+            cold, _, warm_ms = modelled(*runs[name], mb)
+            cells.append(f"{cold:.1f} / {warm_ms:.1f} / {cost_per_million(warm_ms, mb):.4f}")
+        report.append(f"| {mb} | {cpu_share(mb):.3f} | " + " | ".join(cells) + " |")
+        if mb != cgroup_mb:
+            continue
+        for period_ms, by_name in checked.items():
+            cells = []
+            for name in names:
+                starts, warm = by_name[name]
+                cells.append(f"{statistics.median(s['init'] + s['first'] for s in starts):.1f} / "
+                             f"{statistics.median(w for w, _ in warm):.1f}")
+            report.append(f"| {mb}, measured, quota per {period_ms:g} ms | | " + " | ".join(cells) + " |")
+
+    if checked:
+        report.append(f"\n### The model against a real CPU quota at {cgroup_mb} MB\n")
+        report.append("The function joins the cgroup after init. Wall ms of the first and the warm requests: "
+                      "modelled from the full-core runs, then measured: median (quartiles), and mean. "
+                      "CPU ms per warm request: on a full core, and under the quota.\n")
+        report.append("| function | quota per | first: model | first: measured | first: mean | warm: model | "
+                      "warm: measured | warm: mean | warm CPU, full core | warm CPU, quota |")
+        report.append("|---|---|---|---|---|---|---|---|---|---|")
+        for period_ms, by_name in checked.items():
+            for name in names:
+                _, first_model, warm_model = modelled(*runs[name], cgroup_mb)
+                starts, warm = by_name[name]
+                report.append(
+                    f"| {name} | {period_ms:g} ms | {first_model:.1f} | {median_iqr([s['first'] for s in starts])} | "
+                    f"{statistics.mean(s['first'] for s in starts):.1f} | {warm_model:.1f} | "
+                    f"{median_iqr([w for w, _ in warm])} | {statistics.mean(w for w, _ in warm):.1f} | "
+                    f"{median_iqr([c for _, c in runs[name][1]])} | {median_iqr([c for _, c in warm])} |")
+    else:
+        report.append("\nNo writable cgroup: the model was not checked against a real CPU quota.")
+
+    # The published anchors (bench/lambda_model.py) beside the plain
+    # function's model, and the CPU per warm request they imply.
+    plain_starts, plain_warm = runs[names[0]]
+    cpu_factor = published_warm_cpu_ms() / statistics.median(c for _, c in plain_warm)
+    report.append(f"\n### {names[0]} against the published measurements of such a function\n")
+    report.append("| request | MB | published ms | modelled ms |")
+    report.append("|---|---|---|---|")
+    for mb, published in PUBLISHED_FIRST_MS.items():
+        report.append(f"| first | {mb} | {published:g} | {modelled(plain_starts, plain_warm, mb)[1]:.1f} |")
+    for mb, published in PUBLISHED_WARM_MS.items():
+        report.append(f"| warm | {mb} | {published:g} | {modelled(plain_starts, plain_warm, mb)[2]:.1f} |")
+    report.append(f"\nThe published warm pair implies {published_warm_cpu_ms():.2f} ms of CPU per warm request on "
+                  f"Lambda; here it takes {statistics.median(c for _, c in plain_warm):.2f} ms "
+                  f"(× {cpu_factor:.2f}).")
+
+    for name in names:
+        rows, best = memory_choice(*runs[name], COLD_SHARE)
+        others = {share: memory_choice(*runs[name], share)[1] for share in (0.001, 0.1)}
+        report.append(f"\n### MemorySize for {name}: {COLD_SHARE:.0%} cold, {1 - COLD_SHARE:.0%} warm\n")
+        report.append("| MB | cold ms | warm ms | USD/M cold | USD/M warm | mean ms | mean USD/M | ms × USD/M |")
+        report.append("|---|---|---|---|---|---|---|---|")
+        for mb, cold, warm_ms, cold_usd, warm_usd, latency, usd, product in rows:
+            mark = "**" if mb == best else ""
+            report.append(f"| {mark}{mb}{mark} | {cold:.1f} | {warm_ms:.1f} | {cold_usd:.4f} | {warm_usd:.4f} | "
+                          f"{latency:.2f} | {usd:.4f} | {mark}{product:.3f}{mark} |")
+        report.append(f"\nLowest product: {best} MB; with 0.1 % cold: {others[0.001]} MB, with 10 % cold: "
+                      f"{others[0.1]} MB.\n")
+        # Two things this machine cannot show: DynamoDB's own latency
+        # (DynamoDB Local on loopback answers in about a millisecond; the
+        # wait is billed and is latency), and the CPU a request takes on
+        # Lambda's arm64 cores (the published warm pair against the plain
+        # function's CPU here).
+        report.append("If each request (not init) waited longer for DynamoDB than for DynamoDB Local here, and "
+                      "needed the CPU the published warm pair implies (× "
+                      f"{cpu_factor:.2f}, see above) rather than this machine's: ms × USD/M of each size over "
+                      "the lowest of its row.\n")
+        report.append("| waits longer by | CPU × | " + " | ".join(f"{mb} MB" for mb in MEMORY_SIZES_MB) + " |")
+        report.append("|---|---|" + "---|" * len(MEMORY_SIZES_MB))
+        for factor in (1.0, cpu_factor):
+            for wait in (0, 2, 5, 10):
+                products = [row[-1] for row in memory_choice(*runs[name], COLD_SHARE, wait, factor)[0]]
+                cells = [f"**{p / min(products):.2f}**" if p == min(products) else f"{p / min(products):.2f}"
+                         for p in products]
+                report.append(f"| {wait} ms | {factor:.2f} | " + " | ".join(cells) + " |")
+    return report, runs
+
+
+def keys_from_secret(endpoint):
+    """A new secret in the local Secrets Manager holding the keys, and the
+    function's variables that name it (as the template deploys it) instead
+    of giving the keys, with `endpoint` as its Secrets Manager."""
+    import boto3  # moto[server] brings it
     name = f"bench/keys-{uuid.uuid4()}"
     boto3.client("secretsmanager", endpoint_url=SECRETS_MANAGER, region_name="us-east-1",
                  aws_access_key_id="local", aws_secret_access_key="local").create_secret(
         Name=name, SecretString=f"{AK}:{SK}")
-    return {"QINIU_KEYS": None, "QINIU_KEYS_SECRET_ID": name, "AWS_ENDPOINT_URL_SECRETSMANAGER": SECRETS_MANAGER}
+    return {"QINIU_KEYS": None, "QINIU_KEYS_SECRET_ID": name, "AWS_ENDPOINT_URL_SECRETSMANAGER": endpoint}
+
+
+def secrets_at_init_report(ours, info):
+    """The function with its keys in the environment against the same
+    function reading them from a secret at init, both on the Lambda model
+    (DynamoDB and Secrets Manager behind TLS), starts interleaved so that
+    the machine's load falls on both alike."""
+    secret_env = keys_from_secret(SECRETS_MANAGER_TLS)
+    variants = [("keys in QINIU_KEYS", None), ("keys read from a secret at init", secret_env)]
+    runs = {name: ([], []) for name, _ in variants}
+    for _ in range(STARTS):
+        for name, extra_env in variants:
+            starts, warm = lambda_runs(ours, info, extra_env=extra_env, count=1)
+            runs[name][0].extend(starts)
+            runs[name][1].extend(warm)
+    memory_mb = int(os.environ["LAMBDA_MEMORY_MB"])
+    report = [f"\n### qnlive-user-api reading its keys at init, on the Lambda model ({STARTS} starts each, "
+              "interleaved)\n",
+              "Secrets Manager is moto behind the same TLS terminator as DynamoDB Local: the read at init "
+              "is a TLS handshake and a signed `GetSecretValue`, beside the DynamoDB warm-up. Median "
+              f"(quartiles); cold = init + first request modelled at {memory_mb} MB.\n",
+              "| function | init ms | init CPU ms | first request ms | warm ms | "
+              f"cold at {memory_mb} MB ms |",
+              "|---|---|---|---|---|---|"]
+    for name, _ in variants:
+        starts, warm = runs[name]
+        cold, _, _ = modelled(starts, warm, memory_mb)
+        report.append(f"| {name} | {median_iqr([s['init'] for s in starts])} | "
+                      f"{median_iqr([s['init_cpu'] for s in starts])} | {median_iqr([s['first'] for s in starts])} | "
+                      f"{median_iqr([w for w, _ in warm])} | {cold:.1f} |")
+    return report
+
+
+def endpoint_report(ours):
+    report = ["\n### qnlive-user-api: CPU per warm request, by endpoint (over TLS, one instance)\n",
+              "Median (quartiles); modelled ms = wall + CPU × (1/share − 1).\n",
+              "| request | n | wall ms | CPU ms | CPU µs per user | "
+              + " | ".join(f"{mb} MB ms" for mb in MEMORY_SIZES_MB) + " |",
+              "|---|---|---|---|---|" + "---|" * len(MEMORY_SIZES_MB)]
+    for label, users, samples in endpoint_cpu(ours):
+        cpu = statistics.median(c for _, c in samples)
+        models = [statistics.median(stretched(w, c, mb) for w, c in samples) for mb in MEMORY_SIZES_MB]
+        report.append(f"| {label} | {len(samples)} | {median_iqr([w for w, _ in samples])} | "
+                      f"{median_iqr([c for _, c in samples])} | {cpu * 1000 / users:.0f} | "
+                      + " | ".join(f"{m:.1f}" for m in models) + " |")
+    return report
 
 
 def main():
     global PROXY
+    if os.environ.get("BENCH_PROFILE"):
+        return profile(os.environ["BENCH_PROFILE_BINARY"], os.environ["BENCH_PROFILE"],
+                       int(os.environ.get("BENCH_PROFILE_REQUESTS", "300")), os.environ["BENCH_PROFILE_DATA"])
     proxy = Threaded(("127.0.0.1", 0), CountingProxy)
     PROXY = f"http://127.0.0.1:{proxy.server_address[1]}"
     threading.Thread(target=proxy.serve_forever, daemon=True).start()
@@ -346,6 +619,7 @@ def main():
     ours = os.path.join(TARGET, "release", "qnlive-user-api")
     hello = os.path.join(TARGET, "release", "examples", "bench_hello")
     getitem = os.path.join(TARGET, "release", "examples", "bench_getitem")
+    primed = os.path.join(TARGET, "release", "examples", "bench_getitem_primed")
     report = []
 
     # A user the GET requests find.
@@ -357,9 +631,10 @@ def main():
     info = lambda: event("GET", "/server/user/info/bench")  # noqa: E731
     rows = []
     functions = [("hello-world lambda_http", hello, None), ("plain SDK GetItem", getitem, None),
-                 ("qnlive-user-api", ours, None)]
+                 ("plain SDK GetItem, primed at init", primed, None), ("qnlive-user-api", ours, None)]
     if SECRETS_MANAGER:
-        functions.append(("qnlive-user-api, keys read from Secrets Manager (moto) at init", ours, keys_from_secret()))
+        functions.append(("qnlive-user-api, keys read from Secrets Manager (moto) at init", ours,
+                          keys_from_secret(SECRETS_MANAGER)))
     for name, binary, extra_env in functions:
         init, first, warm = cold_and_warm(binary, info, extra_env=extra_env)
         rows.append((name, init, first, warm))
@@ -381,7 +656,7 @@ def main():
     report.append("|---|---|---|---|---|---|")
     for name, init, first, warm in rows:
         report.append(f"| {name} | {init:.2f} | {init / base_init:.2f} | {first:.2f} | {warm:.2f} | {first / warm:.2f} |")
-    ours_init = rows[2][1]
+    ours_init = next(init for name, init, _, _ in rows if name == "qnlive-user-api")
     report.append(f"\nOf qnlive-user-api's init, the DynamoDB warm-up (the IM-id lease call that opens the "
                   f"connection) takes {warm_up:.2f} ms (median); without it init would be about "
                   f"{ours_init - warm_up:.2f} ms, {(ours_init - warm_up) / base_init:.2f} × hello.")
@@ -463,6 +738,13 @@ def main():
     report.append("|---|---|")
     report.append(f"| hello-world lambda_http | {hello_rss / 1024:.1f} MiB |")
     report.append(f"| qnlive-user-api, 1,000 mixed requests after the runs above | {ours_rss / 1024:.1f} MiB |")
+
+    model, _ = lambda_model_report([("plain SDK GetItem", getitem), ("primed at init", primed),
+                                    ("qnlive-user-api", ours)], info)
+    report.extend(model)
+    if SECRETS_MANAGER_TLS:
+        report.extend(secrets_at_init_report(ours, info))
+    report.extend(endpoint_report(ours))
 
     text = "\n".join(report) + "\n"
     print(text)

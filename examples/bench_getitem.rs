@@ -1,35 +1,43 @@
-//! Benchmark reference (BENCHMARKS.md): a plain function on `lambda_http`,
-//! `aws-config` and `aws-sdk-dynamodb`, written the usual way (default SDK
-//! timeouts and retries, client made in `main`, nothing warmed up), that
-//! answers every request with one `GetItem` from `USERS_TABLE`.
+//! Benchmark reference (BENCHMARKS.md): a GetItem function as users write
+//! it, on `lambda_http`, `aws-config` and `aws-sdk-dynamodb`: the default
+//! `#[tokio::main]` runtime, `aws-config`'s default loader (environment,
+//! profile files, SSO, IMDS, in that order), the client made in `main` and
+//! lent to the handler, nothing warmed up. So its first request resolves
+//! the credentials and opens the connection (TCP and TLS), on whatever CPU
+//! share Lambda gives requests. `examples/bench_getitem_primed.rs` is the
+//! same function primed at init.
+//!
+//! One line differs from the usual code: this workspace builds the SDK
+//! without its default HTTPS client (rustls on aws-lc, a C build), so the
+//! client is named: the same hyper + rustls stack, on ring, as the service.
 
+use aws_config::BehaviorVersion;
 use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::Client;
+use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
 use lambda_http::{service_fn, Body, Error, Request, Response};
 
-#[tokio::main(flavor = "current_thread")]
+#[tokio::main]
 async fn main() -> Result<(), Error> {
-    // The one HTTPS stack this crate's features allow (no SDK default client).
-    let http_client = aws_smithy_http_client::Builder::new()
-        .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-            aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
-        ))
+    let https = aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
         .build_https();
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .http_client(http_client)
+    let config = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(https)
         .load()
         .await;
-    let client = aws_sdk_dynamodb::Client::new(&config);
+    let client = Client::new(&config);
     let table = std::env::var("USERS_TABLE")?;
-    let (client, table) = (&client, table.as_str());
-    lambda_http::run(service_fn(move |_request: Request| async move {
-        let item = client
-            .get_item()
-            .table_name(table)
-            .key("pk", AttributeValue::S("USER#bench".into()))
-            .send()
-            .await?;
-        let found = item.item.is_some();
-        Ok::<_, Error>(Response::new(Body::Text(format!(r#"{{"code":0,"found":{found}}}"#))))
-    }))
-    .await
+    lambda_http::run(service_fn(|request| get_user(&client, &table, request))).await
+}
+
+async fn get_user(client: &Client, table: &str, _request: Request) -> Result<Response<Body>, Error> {
+    let item = client
+        .get_item()
+        .table_name(table)
+        .key("pk", AttributeValue::S("USER#bench".into()))
+        .send()
+        .await?;
+    let found = item.item.is_some();
+    Ok(Response::new(Body::Text(format!(r#"{{"code":0,"found":{found}}}"#))))
 }

@@ -2,8 +2,9 @@
 # The test command (README, .ci/run): installs what is missing, builds, lints
 # template.yaml, starts DynamoDB Local, moto (a local Secrets Manager) and a
 # throwaway MariaDB, runs the whole suite (cargo tests, the events/ checks
-# and the import's MySQL tests among them; then, against the function
-# served by `cargo lambda watch`, the
+# and the import's MySQL tests among them; the release bootstrap under a
+# memory limit reading the largest users; then, against the function served
+# by `cargo lambda watch`, the
 # official Qiniu Python and Node SDKs, Schemathesis with openapi.yaml, and
 # the MySQL import end to end), and stops what it started, also when a test
 # fails.
@@ -25,6 +26,8 @@ if [ "${QNLIVE_INSIDE_NETNS:-}" != "1" ]; then
     ensure_mariadb  # apt needs the network: before the namespace
     log "building (the first build of aws-sdk-dynamodb takes a few minutes)"
     cargo build --locked --tests --bins --examples
+    # The shipped bootstrap, for scripts/worst_case_memory.sh.
+    cargo build --locked --release --bin qnlive-user-api
     if [ "$(id -u)" -eq 0 ] && unshare --net true 2>/dev/null; then
         QNLIVE_INSIDE_NETNS=1 exec unshare --net -- "$0" "$@"
     fi
@@ -50,6 +53,9 @@ start_mariadb "$(free_port)"  # MYSQL_URL for import/tests; stop_all stops it
 
 log "cargo test"
 cargo test --locked "$@"
+
+# The release bootstrap at the deployed MemorySize, reading the largest users.
+scripts/worst_case_memory.sh
 
 log "the official Qiniu Python SDK against cargo lambda watch"
 WATCH_PORT="$(free_port)"

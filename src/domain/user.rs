@@ -70,6 +70,13 @@ impl User {
         }
     }
 
+    /// The length of [`Self::info`] as compact JSON, counted without
+    /// building the text. The profile view only adds to it, so this is a
+    /// lower bound on the size of either view.
+    pub fn info_json_len(&self) -> usize {
+        json_len(&self.info())
+    }
+
     /// An IM account that is still pending shows `im_userid` 0 and empty
     /// credentials, as the original service showed one whose IM
     /// registration failed: a client is never handed a login that does
@@ -89,6 +96,27 @@ impl User {
             im_password,
             extends: &self.extends,
         }
+    }
+}
+
+/// The length of `value` serialized by `serde_json`. The views serialize
+/// strings, numbers and string maps only, which cannot fail; a failure
+/// would count as unbounded.
+fn json_len(value: &impl Serialize) -> usize {
+    struct Counter(usize);
+    impl std::io::Write for Counter {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0 += bytes.len();
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut counter = Counter(0);
+    match serde_json::to_writer(&mut counter, value) {
+        Ok(()) => counter.0,
+        Err(_) => usize::MAX,
     }
 }
 
@@ -131,5 +159,15 @@ mod tests {
             (profile["im_username"].as_str(), profile["im_password"].as_str()),
             (Some(""), Some(""))
         );
+    }
+
+    #[test]
+    fn the_info_json_length_is_that_of_the_text_the_info_view_becomes() {
+        let mut user = user(7);
+        user.nick = "用户\u{1}\"".into();
+        user.extends = Extends::from([("k".into(), "v\n".into())]);
+        let text = serde_json::to_string(&user.info()).unwrap();
+        assert_eq!(user.info_json_len(), text.len());
+        assert!(user.info_json_len() < serde_json::to_string(&user.profile()).unwrap().len());
     }
 }

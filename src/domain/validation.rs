@@ -51,6 +51,21 @@ pub fn check_length(value: &str, field: &str, min: usize, max: usize) -> Result<
     Ok(())
 }
 
+/// An update merges its `extends` keys into the stored map, which may then
+/// hold at most [`MAX_EXTENDS_ENTRIES`]: the per-request limit alone would
+/// let a user grow by 64 entries an update, up to DynamoDB's 400 KB item.
+/// `stored` entries are there already; `added` of the update's keys are
+/// not. A user stored with more entries (imported, or from before this
+/// bound) keeps them and may still change the keys it has.
+pub fn check_extends_after_merge(stored: usize, added: usize) -> Result<(), InvalidInput> {
+    if added > 0 && stored + added > MAX_EXTENDS_ENTRIES {
+        return Err(InvalidInput(format!(
+            "extends: a user holds at most {MAX_EXTENDS_ENTRIES} entries; it has {stored} and this update adds {added} new"
+        )));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -72,5 +87,20 @@ mod tests {
     fn the_error_displays_as_its_message() {
         let error = InvalidInput::new("nick: at most 64 characters, got 65");
         assert_eq!(error.to_string(), "nick: at most 64 characters, got 65");
+    }
+
+    #[test]
+    fn an_update_may_fill_extends_to_the_limit_but_not_past_it() {
+        assert!(check_extends_after_merge(60, 4).is_ok());
+        assert_eq!(
+            check_extends_after_merge(60, 5).unwrap_err().message(),
+            "extends: a user holds at most 64 entries; it has 60 and this update adds 5 new"
+        );
+    }
+
+    #[test]
+    fn a_user_over_the_limit_may_still_change_the_keys_it_has() {
+        assert!(check_extends_after_merge(100, 0).is_ok());
+        assert!(check_extends_after_merge(100, 1).is_err());
     }
 }

@@ -75,15 +75,15 @@ async fn one(users: &UserService, segment: &str, end: Instant, view: View) -> Re
 async fn many(users: &UserService, input: Input<'_>, view: View) -> Result<Data, ApiError> {
     let ids = input::user_ids(input.query, input.body)?;
     metrics::record_batch_size(ids.sent);
-    let found = users.users(&ids.unique, input.work_end).await?;
+    let found = users.users(&ids.unique, input.work_end, MAX_REPLY_DATA_BYTES).await?;
     let data = match view {
         View::Info => to_raw_value(&found.iter().map(User::info).collect::<Vec<_>>()),
         View::Profile => to_raw_value(&found.iter().map(User::profile).collect::<Vec<_>>()),
     }?;
+    // The read stopped early on the info view's size; the profile view's
+    // extra fields are checked here, on the real text.
     if data.get().len() > MAX_REPLY_DATA_BYTES {
-        return Err(ApiError::bad_request(
-            "user_ids: the answer would exceed Lambda's 6 MB reply limit; ask for fewer users at a time",
-        ));
+        return Err(ApiError::AnswerTooLarge);
     }
     Ok(Some(data))
 }

@@ -24,6 +24,10 @@ pub enum ApiError {
     /// `X-Qiniu-Date` malformed or too far from the server's clock.
     #[error("request expired")]
     RequestExpired,
+    /// A batch get whose answer would not fit in Lambda's reply limit: the
+    /// caller asked for too much at once, so a 400 that says what to do.
+    #[error("answer too large")]
+    AnswerTooLarge,
     #[error("user not found")]
     UserNotFound,
     #[error("unknown path")]
@@ -50,7 +54,7 @@ pub enum ApiError {
 impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
-            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::BadRequest(_) | ApiError::AnswerTooLarge => StatusCode::BAD_REQUEST,
             ApiError::BadToken => StatusCode::UNAUTHORIZED,
             ApiError::RequestExpired => StatusCode::FORBIDDEN,
             ApiError::UserNotFound | ApiError::UnknownPath => StatusCode::NOT_FOUND,
@@ -74,6 +78,9 @@ impl ApiError {
     pub fn message(&self) -> Cow<'_, str> {
         match self {
             ApiError::BadRequest(why) => Cow::Borrowed(why),
+            ApiError::AnswerTooLarge => {
+                "user_ids: the answer would exceed Lambda's 6 MB reply limit; ask for fewer users at a time".into()
+            }
             ApiError::BadToken => "bad token".into(),
             ApiError::RequestExpired => "request expired".into(),
             ApiError::UserNotFound => "user not found".into(),
@@ -116,6 +123,8 @@ impl From<ServiceError> for ApiError {
             ServiceError::TooLarge => {
                 ApiError::bad_request("extends: the user record would exceed DynamoDB's item size limit")
             }
+            ServiceError::AnswerTooLarge => ApiError::AnswerTooLarge,
+            ServiceError::Invalid(invalid) => invalid.into(),
             ServiceError::Unavailable(source) => ApiError::DatabaseUnavailable(source),
             ServiceError::Internal(source) => ApiError::Internal(source),
         }
@@ -137,6 +146,12 @@ mod tests {
         let source = || -> BoxError { "detail".into() };
         let cases = [
             (ApiError::bad_request("nick: x"), 400, 400, "nick: x"),
+            (
+                ApiError::AnswerTooLarge,
+                400,
+                400,
+                "user_ids: the answer would exceed Lambda's 6 MB reply limit; ask for fewer users at a time",
+            ),
             (ApiError::BadToken, 401, 401, "bad token"),
             (ApiError::RequestExpired, 403, 403, "request expired"),
             (ApiError::UserNotFound, 404, 404, "user not found"),

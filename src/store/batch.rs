@@ -4,17 +4,21 @@
 //! backoff.
 
 use super::items::*;
+use super::read_budget::{BudgetGuard, ReadBudget};
 use super::{Store, StoreError};
 use crate::domain::{ImAccount, NewUser, User, UserId};
 use aws_sdk_dynamodb::error::BuildError;
 use aws_sdk_dynamodb::types::{KeysAndAttributes, PutRequest, WriteRequest};
 use futures_util::future::join_all;
-use std::collections::HashMap;
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
 /// DynamoDB's own limits per call.
 const BATCH_WRITE_MAX_ITEMS: usize = 25;
 const BATCH_GET_MAX_KEYS: usize = 100;
+
+const BATCH_GET: &str = "BatchGetItem";
 
 /// Rounds of `UnprocessedItems` / `UnprocessedKeys` retries, with full-jitter
 /// exponential backoff from 40 ms up to 1 s (about 3 s at the worst).
@@ -134,76 +138,128 @@ impl Store {
     /// Which of `ids` are already stored (strongly consistent batch reads
     /// of the `user_id` attribute only).
     pub async fn existing_user_ids(&self, ids: &[&UserId]) -> Result<Vec<UserId>, StoreError> {
-        let items = self.batch_get(ids, Some(USER_ID)).await?;
-        Ok(items
-            .into_iter()
-            .filter_map(|mut item| take_string(&mut item, USER_ID))
-            .filter_map(|id| UserId::parse(id, USER_ID).ok())
-            .collect())
+        let mut existing = Vec::new();
+        self.batch_get(ids, Some(USER_ID), None, |mut item| {
+            existing.extend(take_string(&mut item, USER_ID).and_then(|id| UserId::parse(id, USER_ID).ok()));
+            Ok(ControlFlow::Continue(()))
+        })
+        .await?;
+        Ok(existing)
     }
 
-    /// Reads users by id. Unknown ids are absent from the map. Either every
-    /// known user is returned or the call fails: never a shortened answer.
-    pub async fn get_users(&self, ids: &[&UserId]) -> Result<HashMap<UserId, User>, StoreError> {
-        let items = self.batch_get(ids, None).await?;
-        items
-            .into_iter()
-            .map(|item| user_from_item(item).map(|user| (user.user_id.clone(), user)))
-            .collect()
+    /// Reads users by id and hands each to `on_user` as its answer arrives,
+    /// in no particular order; unknown ids are skipped. The caller uses at
+    /// most `max_json_bytes` of them as JSON: answers that certainly bring
+    /// more are not read to their end (`ReadTooLarge`), and when `on_user`
+    /// breaks, no more is asked of DynamoDB. Either way memory stays near
+    /// what the caller can use, however large the stored users are.
+    /// Otherwise every known user is handed over or the call fails: never a
+    /// shortened read.
+    pub async fn read_users(
+        &self,
+        ids: &[&UserId],
+        max_json_bytes: usize,
+        on_user: &mut (dyn FnMut(User) -> ControlFlow<()> + Send),
+    ) -> Result<(), StoreError> {
+        let budget = ReadBudget::for_json(max_json_bytes, ids.len());
+        self.batch_get(ids, None, Some(&budget), |item| Ok(on_user(user_from_item(item)?)))
+            .await
     }
 
-    async fn batch_get(&self, ids: &[&UserId], projection: Option<&'static str>) -> Result<Vec<Item>, StoreError> {
-        let chunks = ids.chunks(BATCH_GET_MAX_KEYS).map(|chunk| {
-            let keys = chunk.iter().map(|id| user_key(id)).collect();
-            self.get_chunk(keys, projection)
-        });
-        let mut items = Vec::with_capacity(ids.len());
-        for chunk in join_all(chunks).await {
-            items.extend(chunk?);
+    /// Every call of a batch read at once (DynamoDB takes 100 keys a call),
+    /// each answer handed to `on_item` as it arrives, keys left unprocessed
+    /// asked for again after a backoff.
+    async fn batch_get(
+        &self,
+        ids: &[&UserId],
+        projection: Option<&'static str>,
+        budget: Option<&ReadBudget>,
+        mut on_item: impl FnMut(Item) -> Result<ControlFlow<()>, StoreError>,
+    ) -> Result<(), StoreError> {
+        let mut calls = FuturesUnordered::new();
+        for chunk in ids.chunks(BATCH_GET_MAX_KEYS) {
+            let mut request = KeysAndAttributes::builder()
+                .set_keys(Some(chunk.iter().map(|id| user_key(id)).collect()))
+                .consistent_read(true);
+            if let Some(attribute) = projection {
+                request = request
+                    .projection_expression("#projected")
+                    .expression_attribute_names("#projected", attribute);
+            }
+            let request = request.build().map_err(|e| StoreError::other(BATCH_GET, e))?;
+            calls.push(self.get_round(request, budget, 0));
         }
-        Ok(items)
+        while let Some(round) = calls.next().await {
+            let GetRound {
+                items,
+                unprocessed,
+                attempt,
+            } = match round {
+                Ok(round) => round,
+                Err(_) if budget.is_some_and(ReadBudget::is_spent) => return Err(StoreError::ReadTooLarge),
+                Err(error) => return Err(error),
+            };
+            for item in items {
+                if on_item(item)?.is_break() {
+                    return Ok(());
+                }
+            }
+            if let Some(rest) = unprocessed {
+                if attempt + 1 >= BATCH_ATTEMPTS {
+                    let count = rest.keys.len();
+                    return Err(StoreError::unavailable(BATCH_GET, StillUnprocessed { count }));
+                }
+                calls.push(self.get_round(rest, budget, attempt + 1));
+            }
+        }
+        Ok(())
     }
 
-    async fn get_chunk(&self, keys: Vec<Item>, projection: Option<&'static str>) -> Result<Vec<Item>, StoreError> {
-        const OPERATION: &str = "BatchGetItem";
-        let mut request = KeysAndAttributes::builder().set_keys(Some(keys)).consistent_read(true);
-        if let Some(attribute) = projection {
-            request = request
-                .projection_expression("#projected")
-                .expression_attribute_names("#projected", attribute);
+    /// One `BatchGetItem` call: round `attempt` (0-based) of its keys, its
+    /// answer counted against `budget` when there is one.
+    async fn get_round(
+        &self,
+        request: KeysAndAttributes,
+        budget: Option<&ReadBudget>,
+        attempt: u32,
+    ) -> Result<GetRound, StoreError> {
+        if attempt > 0 {
+            tokio::time::sleep(backoff_delay(attempt)).await;
+            crate::metrics::count_dynamodb_resend();
         }
-        let mut pending = request.build().map_err(|e| StoreError::other(OPERATION, e))?;
-        let mut found = Vec::new();
-        for attempt in 0..BATCH_ATTEMPTS {
-            if attempt > 0 {
-                tokio::time::sleep(backoff_delay(attempt)).await;
-                crate::metrics::count_dynamodb_resend();
-            }
-            let output = self
-                .client
-                .batch_get_item()
-                .request_items(&self.table, pending.clone())
-                .send()
-                .await
-                .map_err(|e| StoreError::from_sdk(OPERATION, e))?;
-            if let Some(mut tables) = output.responses {
-                found.extend(tables.remove(&self.table).unwrap_or_default());
-            }
-            match output
-                .unprocessed_keys
-                .and_then(|mut tables| tables.remove(&self.table))
-            {
-                Some(rest) if !rest.keys.is_empty() => pending = rest,
-                _ => return Ok(found),
+        let call = self.client.batch_get_item().request_items(&self.table, request);
+        let output = match budget {
+            None => call.send().await,
+            Some(budget) => {
+                call.customize()
+                    .interceptor(BudgetGuard(budget.clone()))
+                    .config_override(aws_sdk_dynamodb::Config::builder().retry_classifier(BudgetGuard(budget.clone())))
+                    .send()
+                    .await
             }
         }
-        Err(StoreError::unavailable(
-            OPERATION,
-            StillUnprocessed {
-                count: pending.keys.len(),
-            },
-        ))
+        .map_err(|e| StoreError::from_sdk(BATCH_GET, e))?;
+        let items = output
+            .responses
+            .and_then(|mut tables| tables.remove(&self.table))
+            .unwrap_or_default();
+        let unprocessed = output
+            .unprocessed_keys
+            .and_then(|mut tables| tables.remove(&self.table))
+            .filter(|rest| !rest.keys.is_empty());
+        Ok(GetRound {
+            items,
+            unprocessed,
+            attempt,
+        })
     }
+}
+
+/// What one `BatchGetItem` call brought, and what it left for another.
+struct GetRound {
+    items: Vec<Item>,
+    unprocessed: Option<KeysAndAttributes>,
+    attempt: u32,
 }
 
 /// Full-jitter exponential backoff before retry `attempt` (1-based).

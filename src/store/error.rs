@@ -1,6 +1,7 @@
 //! What can go wrong with the table, in the store's own terms. Nothing here
 //! is written for a client: the edge decides what a caller is told.
 
+use crate::domain::InvalidInput;
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 
@@ -14,6 +15,13 @@ pub enum StoreError {
     /// A change found no item to change.
     #[error("no such item")]
     NotFound,
+    /// The change breaks a rule of the domain that only the stored item can
+    /// tell (how many `extends` entries the merge makes).
+    #[error(transparent)]
+    Invalid(#[from] InvalidInput),
+    /// A read brought more than its caller said it could use.
+    #[error("the items read exceed what the caller can use")]
+    ReadTooLarge,
     /// The write would take the item past DynamoDB's 400 KB.
     #[error("the item would exceed DynamoDB's item size limit")]
     TooLarge,

@@ -7,6 +7,7 @@ mod counter;
 mod error;
 mod import;
 mod items;
+mod read_budget;
 mod users;
 
 pub use batch::NotWritten;

@@ -9,7 +9,7 @@ mod update;
 
 pub use register_batch::{BatchRegistration, Reason};
 
-use crate::domain::{ImAccount, UserId};
+use crate::domain::{ImAccount, InvalidInput, UserId};
 use crate::im::{ImAccounts, ImError};
 use crate::store::{BoxError, Store, StoreError};
 use crate::telemetry::ErrorChain;
@@ -38,9 +38,15 @@ pub enum ServiceError {
     NotFound,
     #[error("user already exists")]
     AlreadyExists,
+    /// The change breaks a rule that only the stored user can tell.
+    #[error(transparent)]
+    Invalid(InvalidInput),
     /// The change would take the stored user past DynamoDB's item size.
     #[error("the user record would exceed the item size limit")]
     TooLarge,
+    /// The users asked for would not fit in the answer's size limit.
+    #[error("the users asked for exceed the answer's size limit")]
+    AnswerTooLarge,
     /// DynamoDB (or the IM) is throttled, failing or unreachable: worth
     /// trying again later.
     #[error("a dependency is unavailable")]
@@ -56,6 +62,8 @@ impl From<StoreError> for ServiceError {
             StoreError::Conflict => ServiceError::AlreadyExists,
             StoreError::NotFound => ServiceError::NotFound,
             StoreError::TooLarge => ServiceError::TooLarge,
+            StoreError::Invalid(invalid) => ServiceError::Invalid(invalid),
+            StoreError::ReadTooLarge => ServiceError::AnswerTooLarge,
             StoreError::Unavailable { .. } => ServiceError::Unavailable(error.into()),
             StoreError::Other { .. } => ServiceError::Internal(error.into()),
         }

@@ -3,6 +3,8 @@
 use super::{until, ImStep, ServiceError, UserService, IM_CONCURRENCY, IM_STEP_ON_READ};
 use crate::domain::{User, UserId};
 use futures_util::stream::{self, StreamExt};
+use std::collections::HashMap;
+use std::ops::ControlFlow;
 use std::time::Instant;
 
 impl UserService {
@@ -17,9 +19,28 @@ impl UserService {
     /// The users among `user_ids` (already free of repeats), in that order;
     /// unknown ids are left out. Pending IM accounts are completed first,
     /// several at a time, if the IM answers in time.
-    pub async fn users(&self, user_ids: &[UserId], end: Instant) -> Result<Vec<User>, ServiceError> {
+    ///
+    /// `AnswerTooLarge` as soon as the users that have arrived would take
+    /// more than `max_bytes` as JSON (their info view, the smaller of the
+    /// two): no more is read, so memory stays bounded by what a reply may
+    /// hold, however large the stored users are.
+    pub async fn users(&self, user_ids: &[UserId], end: Instant, max_bytes: usize) -> Result<Vec<User>, ServiceError> {
         let ids: Vec<&UserId> = user_ids.iter().collect();
-        let mut found = self.store.get_users(&ids).await?;
+        let mut found = HashMap::with_capacity(ids.len());
+        let mut json_bytes = 0usize;
+        self.store
+            .read_users(&ids, max_bytes, &mut |user| {
+                json_bytes = json_bytes.saturating_add(user.info_json_len());
+                if json_bytes > max_bytes {
+                    return ControlFlow::Break(());
+                }
+                found.insert(user.user_id.clone(), user);
+                ControlFlow::Continue(())
+            })
+            .await?;
+        if json_bytes > max_bytes {
+            return Err(ServiceError::AnswerTooLarge);
+        }
         let mut users: Vec<User> = user_ids.iter().filter_map(|id| found.remove(id)).collect();
         self.complete_pending(&mut users, end).await;
         Ok(users)

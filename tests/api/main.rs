@@ -12,10 +12,12 @@ mod helpers;
 
 mod bad_input;
 mod batch;
+mod batch_reads;
 mod concurrency;
 mod endpoints;
 mod errors;
 mod events;
+mod extends_bound;
 mod faults;
 mod layers;
 mod logs;

@@ -179,3 +179,41 @@ async fn im_calls_are_counted() {
         (&json!(3), &json!(2))
     );
 }
+
+#[tokio::test]
+async fn a_batch_read_that_cannot_fit_the_reply_stops_asking_dynamodb() {
+    use qnlive_user_api::domain::{Extends, ImAccount, NewUser, UserId};
+    let (app, lines) = app_with_metrics(&[]).await;
+    // 100 of the largest users the API accepts (64 entries of 64-character
+    // keys and 1,024 CJK characters: about 200 KB each, 20 MB in all).
+    // DynamoDB answers one BatchGetItem with at most 16 MB and leaves the
+    // rest unprocessed; the first answer alone is over the reply limit.
+    let extends: Extends = (0..64).map(|i| (format!("{i:0>64}"), "用".repeat(1024))).collect();
+    let ids: Vec<String> = (0..100).map(|i| format!("large-{i:03}")).collect();
+    for (n, id) in ids.iter().enumerate() {
+        let user = NewUser {
+            user_id: UserId::parse(id.clone(), "user_id").unwrap(),
+            nick: String::new(),
+            avatar: String::new(),
+            extends: extends.clone(),
+        };
+        let account = ImAccount {
+            im_userid: n as i64 + 1,
+            im_username: format!("ql{id}"),
+            im_password: "p".repeat(24),
+        };
+        app.store.create_user(&user, &account).await.unwrap();
+    }
+    let query: Vec<String> = ids.iter().map(|id| format!("user_ids={id}")).collect();
+    let response = app
+        .send(TestRequest::get("/server/user/infos").query(&query.join("&")))
+        .await;
+    response.assert_error(400, 400);
+    assert!(response.message().contains("6 MB"), "{}", response.message());
+    let document = assert_valid_emf(&lines.lock().unwrap()[0]);
+    assert_eq!(
+        (&document["DynamoDbCalls"], &document["DynamoDbRetries"]),
+        (&json!(1), &json!(0)),
+        "no second BatchGetItem for the keys DynamoDB left unprocessed"
+    );
+}

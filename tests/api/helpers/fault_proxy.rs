@@ -30,6 +30,9 @@ pub struct FaultPlan {
     pub partial_rate: f64,
     /// Accept calls and never answer them.
     pub stall: bool,
+    /// Answer every batch call with all of it unprocessed, without
+    /// forwarding it: DynamoDB that stays too busy to do any of the work.
+    pub process_nothing: bool,
     /// The faults drawn from when a call is faulted.
     pub faults: &'static [Fault],
 }
@@ -42,7 +45,22 @@ impl FaultPlan {
             fault_rate,
             partial_rate,
             stall: false,
+            process_nothing: false,
             faults: &FAULTS,
+        }
+    }
+
+    /// No faults; a share `rate` of the batch calls of two or more
+    /// requests is cut in two, the second part answered as unprocessed.
+    pub fn partial_batches(seed: u64, rate: f64) -> Self {
+        Self::mixed(seed, 0.0, rate)
+    }
+
+    /// Every batch call answered with all of it unprocessed.
+    pub fn nothing_processed() -> Self {
+        FaultPlan {
+            process_nothing: true,
+            ..Self::mixed(0, 0.0, 0.0)
         }
     }
 
@@ -233,6 +251,13 @@ async fn handle(
         Some(Fault::DropBeforeForwarding) => return Err(std::io::Error::other("injected: connection dropped")),
         Some(Fault::Delay) => tokio::time::sleep(delay).await,
         _ => {}
+    }
+
+    if plan.process_nothing && batch_len(&operation, &body) > 0 {
+        let (_, unprocessed) = split_batch(&operation, &body, 0);
+        let mut answer = json!({});
+        merge_unprocessed(&operation, &mut answer, unprocessed);
+        return Ok(reply((StatusCode::OK, Bytes::from(answer.to_string()))));
     }
 
     if fault == Some(Fault::Partial) {
