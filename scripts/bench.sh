@@ -2,9 +2,11 @@
 # The benchmark suite (BENCHMARKS.md): builds the function and the reference
 # functions (examples/bench_hello.rs, examples/bench_getitem.rs,
 # examples/bench_getitem_primed.rs) with the release profile, starts
-# DynamoDB Local, a TLS terminator in front of it and a CPU-quota cgroup
-# (scripts/lambda_model.sh), and runs bench/bench.py, which drives the real
-# bootstraps through a fake Lambda Runtime API and models them on Lambda.
+# DynamoDB Local and moto (a local Secrets Manager, for the keys read from a
+# secret at init as deployed), a TLS terminator in front of each and a
+# CPU-quota cgroup (scripts/lambda_model.sh), and runs bench/bench.py, which
+# drives the real bootstraps through a fake Lambda Runtime API and models
+# them on Lambda.
 # Then it builds the arm64 bootstrap and reports its size.
 #     scripts/bench.sh            (BENCH_STARTS=15 process starts per function;
 #                                  BENCH_SKIP_ARM64=1 skips the arm64 build)
@@ -25,11 +27,17 @@ cleanup() {
     remove_cpu_quota_cgroups
     stop_dynamodb_tls
     stop_dynamodb
+    stop_moto
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 start_dynamodb "$(free_port)"
 start_dynamodb_tls "${AWS_ENDPOINT_URL_DYNAMODB##*:}"
+start_moto "$(free_port)"
+start_secrets_manager_tls "${AWS_ENDPOINT_URL_SECRETSMANAGER##*:}"
+# The deployed MemorySize, at which the keys' read at init is modelled.
+LAMBDA_MEMORY_MB="$(awk '/^  MemorySize:/ { found = 1 } found && /Default:/ { print $2; exit }' template.yaml)"
+export LAMBDA_MEMORY_MB
 # 128 MB's share of a core: per 100 ms, and per 14 ms, about the finest
 # period at which the kernel takes that share (a quota is at least 1 ms).
 export LAMBDA_CPU_CGROUP_MB=128

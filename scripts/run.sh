@@ -6,7 +6,8 @@
 #
 # Environment: PORT (default 9000), DYNAMODB_PORT (default 8000),
 # USERS_TABLE (default qnlive-users), QINIU_KEYS (default the development
-# pair), and any variable from the README's configuration table.
+# pair, unless QINIU_KEYS_SECRET_ID names a secret to read instead), and any
+# variable from the README's configuration table.
 #
 # IM_PROVIDER=maxim without MAXIM_API_URL also starts the test suite's fake
 # Lanying IM (examples/fake_im.rs) on FAKE_IM_PORT (default 9411) and
@@ -18,7 +19,9 @@ cd "$PROJECT_DIR"
 PORT="${PORT:-9000}"
 DYNAMODB_PORT="${DYNAMODB_PORT:-8000}"
 export USERS_TABLE="${USERS_TABLE:-qnlive-users}"
-export QINIU_KEYS="${QINIU_KEYS:-$QNLIVE_DEV_AK:$QNLIVE_DEV_SK}"
+if [ -z "${QINIU_KEYS_SECRET_ID:-}" ]; then
+    export QINIU_KEYS="${QINIU_KEYS:-$QNLIVE_DEV_AK:$QNLIVE_DEV_SK}"
+fi
 
 ensure_tools
 FAKE_IM_PID=""
@@ -36,7 +39,9 @@ if [ "${IM_PROVIDER:-local}" = "maxim" ] && [ -z "${MAXIM_API_URL:-}" ]; then
     log "IM_PROVIDER=maxim: a fake Lanying IM (examples/fake_im.rs) serves $MAXIM_API_URL"
 fi
 
-if [ "$QINIU_KEYS" = "$QNLIVE_DEV_AK:$QNLIVE_DEV_SK" ]; then
+if [ -n "${QINIU_KEYS_SECRET_ID:-}" ]; then
+    log "serving http://127.0.0.1:$PORT/server/user with the keys in the secret $QINIU_KEYS_SECRET_ID; Ctrl-C stops"
+elif [ "$QINIU_KEYS" = "$QNLIVE_DEV_AK:$QNLIVE_DEV_SK" ]; then
     log "serving http://127.0.0.1:$PORT/server/user, signed with the development pair (AK $QNLIVE_DEV_AK, SK $QNLIVE_DEV_SK); Ctrl-C stops"
 else
     log "serving http://127.0.0.1:$PORT/server/user with the keys in QINIU_KEYS; Ctrl-C stops"

@@ -6,6 +6,7 @@
 //! holds the MySQL password.
 
 mod classify;
+mod dynamodb;
 mod options;
 mod progress;
 mod report;

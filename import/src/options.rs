@@ -25,8 +25,11 @@ usage: qnlive-user-import --mysql-url mysql://USER[:PASS]@HOST[:PORT]/DB [option
   -h, --help          this text
   -V, --version       the version
 
-DynamoDB comes from the standard variables: AWS_REGION, AWS_ACCESS_KEY_ID,
-AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_ENDPOINT_URL_DYNAMODB.
+AWS credentials and region as the AWS CLI finds them: AWS_PROFILE (a profile
+in ~/.aws/config: SSO or a role to assume), or AWS_REGION,
+AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN; web identity,
+container and instance credentials too. AWS_ENDPOINT_URL_DYNAMODB for
+DynamoDB Local.
 Exit status: 0 done (conflicts and invalid rows are listed, not errors);
 2 done but some rows could not be written (run again); 1 stopped by an error.
 ";

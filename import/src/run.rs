@@ -11,7 +11,7 @@ use crate::options::Options;
 use crate::progress::Progress;
 use crate::report::{Listed, Report};
 use crate::source::Source;
-use qnlive_user_api::store::{dynamodb_client, ImportOutcome, ImportedUser, Store, StoreError};
+use qnlive_user_api::store::{ImportOutcome, ImportedUser, Store, StoreError};
 use qnlive_user_api::telemetry::ErrorChain;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
@@ -44,7 +44,7 @@ pub async fn import(options: &Options, report: &mut Report) -> Result<(), String
 
 async fn import_rows(options: &Options, report: &mut Report) -> Result<(), String> {
     let table = &options.users_table;
-    let client = dynamodb_client().map_err(|e| format!("DynamoDB: {e}"))?;
+    let client = crate::dynamodb::client().await?;
     let region = client.config().region().map_or(String::new(), |r| format!(" in {r}"));
     let store = Store::new(client, table);
     match store.table_exists().await {

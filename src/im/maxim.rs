@@ -7,7 +7,13 @@
 //! `code` other than 200. Every call carries `app_id` and the admin token,
 //! as the original service sent them (registering needs no token, the two
 //! admin calls do, and a wrong token is then seen at once).
+//!
+//! The token may come from Secrets Manager: when the IM refuses it (HTTP
+//! 401 or 403, the answers its API documents for a bad `access-token`),
+//! the secret is read again (at most once a minute) and the call retried
+//! with the new token, so that rotating it needs no redeploy.
 
+use crate::secrets::Refreshing;
 use crate::store::BoxError;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -40,12 +46,13 @@ pub struct MaximSettings {
     pub api_url: String,
     /// `MAXIM_APP_ID`.
     pub app_id: String,
-    pub admin_token: AdminToken,
+    /// `MAXIM_ADMIN_TOKEN`, or read from `MAXIM_ADMIN_TOKEN_SECRET_ID`.
+    pub admin_token: Refreshing<AdminToken>,
 }
 
-/// `MAXIM_ADMIN_TOKEN`. No `Display`, and a `Debug` that hides it, so it
+/// The IM's admin token. No `Display`, and a `Debug` that hides it, so it
 /// cannot reach a log by accident.
-#[derive(Clone)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct AdminToken(String);
 
 impl AdminToken {
@@ -73,6 +80,11 @@ pub enum MaximError {
     /// The IM refused the call. Its message is left out: it may echo input.
     #[error("Lanying IM answered code {code} to {call}")]
     Refused { call: &'static str, code: i64 },
+    /// The IM refused the admin token, also after reading it again (or the
+    /// token is fixed): a wrong `MAXIM_ADMIN_TOKEN`, or a revoked token
+    /// still in the secret.
+    #[error("Lanying IM refused the admin token (HTTP {status}) for {call}")]
+    TokenRefused { call: &'static str, status: u16 },
     /// An answer this client cannot read.
     #[error("Lanying IM gave an unreadable answer to {call}")]
     Unreadable {
@@ -113,6 +125,10 @@ struct ImDatabaseFailed;
 #[error("data.user_id is missing or not an integer")]
 struct NoUserId;
 
+#[derive(Debug, thiserror::Error)]
+#[error("the admin token could not be read yet (Secrets Manager)")]
+struct NoToken;
+
 pub struct MaximClient {
     http: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
     settings: MaximSettings,
@@ -128,6 +144,13 @@ impl MaximClient {
             .build();
         let http = Client::builder(TokioExecutor::new()).build(connector);
         Ok(MaximClient { http, settings })
+    }
+
+    /// Reads the admin token if it is not in memory yet.
+    pub async fn read_admin_token(&self) {
+        if self.settings.admin_token.current().is_none() {
+            self.settings.admin_token.refreshed().await;
+        }
     }
 
     /// Makes `username` an IM account that logs in with `password`, and
@@ -181,7 +204,9 @@ impl MaximClient {
     /// One call with its retries, none of them past `end`. Retried: no
     /// connection, no answer in time, a 5xx, and the IM's code 20000.
     /// Retrying a register whose first answer was lost is safe: the second
-    /// attempt finds the name taken, and `ensure_account` adopts it.
+    /// attempt finds the name taken, and `ensure_account` adopts it. A
+    /// refused token is read again (as the policy allows) and, if it
+    /// changed, the call is sent once more with the new one.
     async fn send(
         &self,
         call: &'static str,
@@ -190,6 +215,34 @@ impl MaximClient {
         as_user: Option<i64>,
         body: Option<&Value>,
         end: Instant,
+    ) -> Result<Reply, MaximError> {
+        let tokens = &self.settings.admin_token;
+        let token = match tokens.current() {
+            Some(token) => token,
+            None => tokens.refreshed().await.ok_or_else(|| MaximError::Unavailable {
+                call,
+                source: Box::new(NoToken),
+            })?,
+        };
+        let (method, sent) = (&method, (call, path_and_query, as_user, body, end));
+        match self.send_with(&token, method, sent).await {
+            Err(refused @ MaximError::TokenRefused { .. }) => match tokens.refreshed().await {
+                Some(fresh) if fresh != token => {
+                    tracing::info!(call, "Lanying IM refused the admin token; trying the one read again");
+                    self.send_with(&fresh, method, sent).await
+                }
+                _ => Err(refused),
+            },
+            sent => sent,
+        }
+    }
+
+    /// [`Self::send`] with one token: its arguments, as sent.
+    async fn send_with(
+        &self,
+        token: &AdminToken,
+        method: &Method,
+        (call, path_and_query, as_user, body, end): (&'static str, &str, Option<i64>, Option<&Value>, Instant),
     ) -> Result<Reply, MaximError> {
         let unavailable = |source: BoxError| MaximError::Unavailable { call, source };
         let mut last_failure: BoxError = Box::new(NoAnswer(Duration::ZERO));
@@ -206,7 +259,7 @@ impl MaximClient {
                 break;
             }
             let request = self
-                .request(&method, path_and_query, as_user, body)
+                .request(method, path_and_query, token, as_user, body)
                 .map_err(|e| MaximError::Unreadable { call, source: e.into() })?;
             crate::metrics::count_im_call();
             let exchange = async {
@@ -230,6 +283,12 @@ impl MaximClient {
                 last_failure = Box::new(HttpStatus(status));
                 continue;
             }
+            if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
+                return Err(MaximError::TokenRefused {
+                    call,
+                    status: status.as_u16(),
+                });
+            }
             if !status.is_success() {
                 return Err(MaximError::Unreadable {
                     call,
@@ -251,6 +310,7 @@ impl MaximClient {
         &self,
         method: &Method,
         path_and_query: &str,
+        token: &AdminToken,
         as_user: Option<i64>,
         body: Option<&Value>,
     ) -> Result<Request<Full<Bytes>>, hyper::http::Error> {
@@ -258,7 +318,7 @@ impl MaximClient {
             .method(method)
             .uri(format!("{}{path_and_query}", self.settings.api_url))
             .header("app_id", &self.settings.app_id)
-            .header("access-token", &self.settings.admin_token.0);
+            .header("access-token", &token.0);
         if let Some(user_id) = as_user {
             request = request.header("user_id", user_id);
         }
@@ -298,13 +358,14 @@ mod tests {
 
     #[test]
     fn the_admin_token_never_shows_in_debug_output() {
+        let token = AdminToken::new("tok-9f8e7d".into());
         let settings = MaximSettings {
             api_url: "https://im.example.com".into(),
             app_id: "app".into(),
-            admin_token: AdminToken::new("tok-9f8e7d".into()),
+            admin_token: Refreshing::fixed("the token", token.clone()),
         };
         assert!(!format!("{settings:?}").contains("tok-9f8e7d"));
-        assert_eq!(format!("{:?}", settings.admin_token), "AdminToken(<redacted>)");
+        assert_eq!(format!("{token:?}"), "AdminToken(<redacted>)");
     }
 
     #[test]

@@ -65,6 +65,14 @@ pub struct MaximIm {
     username_prefix: String,
 }
 
+impl MaximIm {
+    /// Reads the admin token if it is not in memory yet (init); a failure
+    /// is logged, and the first IM call tries again.
+    pub async fn read_admin_token(&self) {
+        self.client.read_admin_token().await;
+    }
+}
+
 /// The configured provider.
 pub enum ImAccounts {
     SelfIssued(SelfIssuedIm),

@@ -87,11 +87,16 @@ impl UserService {
 
     /// Work worth doing during Lambda's init, before any request: opens the
     /// DynamoDB connection, leasing the first IM-id block when ids are
-    /// issued here.
+    /// issued here, and reads the IM's admin token when it comes from
+    /// Secrets Manager.
     pub async fn warm_up(&self) -> Result<(), ServiceError> {
         match &self.im {
             ImAccounts::SelfIssued(im) => im.lease_first_block().await?,
-            ImAccounts::Maxim(_) => self.store.touch().await?,
+            ImAccounts::Maxim(im) => {
+                // The admin token (from Secrets Manager) is read beside.
+                let (touched, ()) = tokio::join!(self.store.touch(), im.read_admin_token());
+                touched?
+            }
         }
         Ok(())
     }

@@ -1,7 +1,8 @@
 //! The layers of `src/` depend one way only:
-//! `domain` ← `store` ← `im` ← `usecases` ← `edge` ← the wiring (`lib.rs`,
-//! `main.rs`, `config.rs`), with `telemetry` and `metrics` below them all,
-//! knowing none of them. Rust allows cycles between the modules of one
+//! `domain` ← `store` and `secrets` (the AWS services read) ← `im` ←
+//! `usecases` ← `edge` ← the wiring (`lib.rs`, `main.rs`, `config.rs`),
+//! with `telemetry`, `metrics` and `aws` (the standard AWS variables)
+//! below them all, knowing none of them. Rust allows cycles between the modules of one
 //! crate, so this test is what keeps the order: every `crate::<module>` a
 //! file names must be its own layer or one below it.
 
@@ -11,9 +12,9 @@ use std::path::Path;
 /// or lower.
 fn rank(module: &str) -> u8 {
     match module {
-        "telemetry" | "metrics" => 0,
+        "telemetry" | "metrics" | "aws" => 0,
         "domain" => 1,
-        "store" => 2,
+        "store" | "secrets" => 2,
         "im" => 3,
         "usecases" => 4,
         "edge" => 5,
