@@ -19,7 +19,7 @@ use std::fmt;
 /// A request whose shape is wrong, or whose values break a rule of the
 /// domain.
 #[derive(Debug)]
-pub enum BadRequest {
+pub enum DecodeError {
     EmptyBody,
     MalformedJson(serde_json::Error),
     /// Not a JSON object: the body, or the `index`th user of a batch.
@@ -35,61 +35,61 @@ pub enum BadRequest {
     Invalid(InvalidInput),
 }
 
-impl fmt::Display for BadRequest {
+impl fmt::Display for DecodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            BadRequest::EmptyBody => f.write_str("body: empty; send a JSON document"),
-            BadRequest::MalformedJson(error) => write!(f, "body: malformed JSON ({error})"),
-            BadRequest::NotAnObject { user_in_batch: None } => f.write_str("body: must be a JSON object"),
-            BadRequest::NotAnObject {
+            DecodeError::EmptyBody => f.write_str("body: empty; send a JSON document"),
+            DecodeError::MalformedJson(error) => write!(f, "body: malformed JSON ({error})"),
+            DecodeError::NotAnObject { user_in_batch: None } => f.write_str("body: must be a JSON object"),
+            DecodeError::NotAnObject {
                 user_in_batch: Some(index),
             } => write!(f, "users[{index}]: must be a JSON object"),
-            BadRequest::NotAnArrayOfUsers => f.write_str("body: must be a JSON array of users"),
-            BadRequest::NoUsers => f.write_str("body: the array of users is empty"),
-            BadRequest::TooManyUsers(got) => {
+            DecodeError::NotAnArrayOfUsers => f.write_str("body: must be a JSON array of users"),
+            DecodeError::NoUsers => f.write_str("body: the array of users is empty"),
+            DecodeError::TooManyUsers(got) => {
                 write!(f, "body: at most {MAX_USERS_PER_BATCH} users per request, got {got}")
             }
-            BadRequest::NotAnArrayOfIds => f.write_str("body: must be a JSON array of user ids"),
-            BadRequest::NoIds => f.write_str("user_ids: give at least one, as user_ids=a&user_ids=b"),
-            BadRequest::TooManyIds(got) => {
+            DecodeError::NotAnArrayOfIds => f.write_str("body: must be a JSON array of user ids"),
+            DecodeError::NoIds => f.write_str("user_ids: give at least one, as user_ids=a&user_ids=b"),
+            DecodeError::TooManyIds(got) => {
                 write!(f, "user_ids: at most {MAX_IDS_PER_BATCH_GET} per request, got {got}")
             }
-            BadRequest::Invalid(invalid) => invalid.fmt(f),
+            DecodeError::Invalid(invalid) => invalid.fmt(f),
         }
     }
 }
 
-impl std::error::Error for BadRequest {}
+impl std::error::Error for DecodeError {}
 
-impl From<InvalidInput> for BadRequest {
+impl From<InvalidInput> for DecodeError {
     fn from(invalid: InvalidInput) -> Self {
-        BadRequest::Invalid(invalid)
+        DecodeError::Invalid(invalid)
     }
 }
 
-impl From<BadRequest> for ApiError {
-    fn from(bad: BadRequest) -> Self {
+impl From<DecodeError> for ApiError {
+    fn from(bad: DecodeError) -> Self {
         ApiError::bad_request(bad.to_string())
     }
 }
 
 /// The body of a single register.
-pub fn new_user(body: &[u8]) -> Result<NewUser, BadRequest> {
+pub fn new_user(body: &[u8]) -> Result<NewUser, DecodeError> {
     let given = given_user(as_object(&parse_json(body)?, None)?);
     Ok(NewUser::new(given).map_err(|broken| broken.into_first())?)
 }
 
 /// The body of a batch register: a JSON array of 1..=200 users. The first
 /// user that breaks a rule is the one named.
-pub fn new_users(body: &[u8]) -> Result<Vec<NewUser>, BadRequest> {
+pub fn new_users(body: &[u8]) -> Result<Vec<NewUser>, DecodeError> {
     let Value::Array(items) = parse_json(body)? else {
-        return Err(BadRequest::NotAnArrayOfUsers);
+        return Err(DecodeError::NotAnArrayOfUsers);
     };
     if items.is_empty() {
-        return Err(BadRequest::NoUsers);
+        return Err(DecodeError::NoUsers);
     }
     if items.len() > MAX_USERS_PER_BATCH {
-        return Err(BadRequest::TooManyUsers(items.len()));
+        return Err(DecodeError::TooManyUsers(items.len()));
     }
     items
         .iter()
@@ -102,7 +102,7 @@ pub fn new_users(body: &[u8]) -> Result<Vec<NewUser>, BadRequest> {
 }
 
 /// The body of an update of `path_user_id`.
-pub fn user_changes(body: &[u8], path_user_id: &UserId) -> Result<UserChanges, BadRequest> {
+pub fn user_changes(body: &[u8], path_user_id: &UserId) -> Result<UserChanges, DecodeError> {
     let given = given_user(as_object(&parse_json(body)?, None)?);
     Ok(UserChanges::new(given, path_user_id).map_err(|broken| broken.into_first())?)
 }
@@ -120,7 +120,7 @@ pub struct RequestedIds {
 /// (as the original server reads them) or, when the query has none, a JSON
 /// array body `["a","b"]` (as the original document shows). 1..=200 ids,
 /// counted as sent.
-pub fn user_ids(query: Option<&str>, body: &[u8]) -> Result<RequestedIds, BadRequest> {
+pub fn user_ids(query: Option<&str>, body: &[u8]) -> Result<RequestedIds, DecodeError> {
     let from_query: Vec<String> = form_urlencoded::parse(query.unwrap_or("").as_bytes())
         .filter(|(key, _)| key == "user_ids")
         .map(|(_, value)| value.into_owned())
@@ -130,7 +130,7 @@ pub fn user_ids(query: Option<&str>, body: &[u8]) -> Result<RequestedIds, BadReq
         from_query
     } else if !is_blank(body) {
         let Value::Array(items) = parse_json(body)? else {
-            return Err(BadRequest::NotAnArrayOfIds);
+            return Err(DecodeError::NotAnArrayOfIds);
         };
         items
             .into_iter()
@@ -145,10 +145,10 @@ pub fn user_ids(query: Option<&str>, body: &[u8]) -> Result<RequestedIds, BadReq
     };
 
     if raw.is_empty() {
-        return Err(BadRequest::NoIds);
+        return Err(DecodeError::NoIds);
     }
     if raw.len() > MAX_IDS_PER_BATCH_GET {
-        return Err(BadRequest::TooManyIds(raw.len()));
+        return Err(DecodeError::TooManyIds(raw.len()));
     }
     let sent = raw.len();
     let mut seen = HashSet::with_capacity(sent);
@@ -204,15 +204,15 @@ fn is_blank(body: &[u8]) -> bool {
     body.iter().all(u8::is_ascii_whitespace)
 }
 
-fn parse_json(body: &[u8]) -> Result<Value, BadRequest> {
+fn parse_json(body: &[u8]) -> Result<Value, DecodeError> {
     if is_blank(body) {
-        return Err(BadRequest::EmptyBody);
+        return Err(DecodeError::EmptyBody);
     }
-    serde_json::from_slice(body).map_err(BadRequest::MalformedJson)
+    serde_json::from_slice(body).map_err(DecodeError::MalformedJson)
 }
 
-fn as_object(value: &Value, user_in_batch: Option<usize>) -> Result<&Map<String, Value>, BadRequest> {
-    value.as_object().ok_or(BadRequest::NotAnObject { user_in_batch })
+fn as_object(value: &Value, user_in_batch: Option<usize>) -> Result<&Map<String, Value>, DecodeError> {
+    value.as_object().ok_or(DecodeError::NotAnObject { user_in_batch })
 }
 
 #[cfg(test)]
@@ -223,7 +223,7 @@ mod tests {
         UserId::parse(s.into(), "user_id").unwrap()
     }
 
-    fn error(result: Result<impl std::fmt::Debug, BadRequest>) -> String {
+    fn error(result: Result<impl std::fmt::Debug, DecodeError>) -> String {
         result.unwrap_err().to_string()
     }
 
@@ -365,7 +365,7 @@ mod tests {
 
     #[test]
     fn a_bad_request_is_a_400_with_its_text() {
-        let api: ApiError = BadRequest::NoUsers.into();
+        let api: ApiError = DecodeError::NoUsers.into();
         assert_eq!(
             (api.status().as_u16(), api.message().as_ref()),
             (400, "body: the array of users is empty")
