@@ -11,9 +11,10 @@
 #     scripts/bench.sh            (BENCH_STARTS=15 process starts per function;
 #                                  BENCH_SKIP_ARM64=1 skips the arm64 build)
 
+# shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 source "$PROJECT_DIR/scripts/lambda_model.sh"
-cd "$PROJECT_DIR"
+cd "$PROJECT_DIR" || exit
 
 ensure_tools
 ensure_socat

@@ -14,9 +14,10 @@
 # Environment: BENCH_ROWS (100000), BENCH_WARM_ROWS (20000), BENCH_CONCURRENCY (64),
 # BENCH_PAGE_SIZE (1000)
 
+# shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 source "$PROJECT_DIR/scripts/mariadb.sh"
-cd "$PROJECT_DIR"
+cd "$PROJECT_DIR" || exit
 
 ROWS="${BENCH_ROWS:-100000}"
 WARM_ROWS="${BENCH_WARM_ROWS:-20000}"

@@ -11,9 +11,10 @@
 # Endpoints: info, profile, register, update, "infos, 100 ids",
 # "profiles, 100 ids", "register/batch, 100 users" (bench/bench.py).
 
+# shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 source "$PROJECT_DIR/scripts/lambda_model.sh"
-cd "$PROJECT_DIR"
+cd "$PROJECT_DIR" || exit
 
 ENDPOINT="${1:-register/batch, 100 users}"
 REQUESTS="${2:-300}"

@@ -13,8 +13,9 @@
 # Lanying IM (examples/fake_im.rs) on FAKE_IM_PORT (default 9411) and
 # points the function at it; with MAXIM_API_URL set, the real IM is used.
 
+# shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-cd "$PROJECT_DIR"
+cd "$PROJECT_DIR" || exit
 
 PORT="${PORT:-9000}"
 DYNAMODB_PORT="${DYNAMODB_PORT:-8000}"

@@ -13,8 +13,9 @@
 # Setting the limit needs root and cgroup v1 (as in scripts/test.sh's CI);
 # elsewhere the peak RSS is held to the same budget without a limit.
 
+# shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-cd "$PROJECT_DIR"
+cd "$PROJECT_DIR" || exit
 
 budget_mb="${WORST_CASE_BUDGET_MB:-64}"
 template_mb="$(awk '/^  MemorySize:/ { found = 1 } found && /Default:/ { print $2; exit }' template.yaml)"
