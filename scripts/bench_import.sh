@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The MySQL import's benchmark (issue 12): BENCH_ROWS generated live_users
+# The MySQL import's benchmark: BENCH_ROWS generated live_users
 # rows (default 100,000: about 90 % valid, the rest deleted or invalid) in a
 # throwaway MariaDB, imported by the release binary into a new table on
 # DynamoDB Local; then the same import again (everything already present,

@@ -3,7 +3,7 @@
 //! from tests/import/gen_dataset.py (every NULL combination, unicode, huge
 //! im_userids, soft-deleted and invalid rows) imported by the real binary,
 //! each stored item compared with the item the generator says the row must
-//! become (issue 12's promises 1-7).
+//! become (what docs/MIGRATION.md promises).
 //!
 //! Each test has its own MySQL table and DynamoDB table.
 

@@ -386,7 +386,7 @@ impl TestApp {
 
     async fn send_event_in(&self, event: &Value, context: Option<lambda_http::Context>) -> TestResponse {
         use lambda_http::RequestExt;
-        // What src/lambda.rs does with each event before the handler.
+        // What src/edge/lambda.rs does with each event before the handler.
         let mut payload: lambda_http::request::LambdaRequest =
             serde_json::from_str(&event.to_string()).expect("a valid API Gateway event");
         qnlive_user_api::edge::lambda::make_parseable(&mut payload);
