@@ -118,6 +118,7 @@ async fn import_rows(options: &Options, report: &mut Report) -> Result<(), Strin
             report.waited_for_dynamodb += waiting.elapsed();
             writes.spawn(write(store.clone(), row, user, options.dry_run));
             started_writes += 1;
+            #[cfg(debug_assertions)]
             if options.crash_after_writes == Some(started_writes) {
                 // Test only: die as a crash would, with writes in flight.
                 tokio::time::sleep(Duration::from_millis(20)).await;
