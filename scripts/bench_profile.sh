@@ -63,12 +63,12 @@ start_dynamodb "$(free_port)"
 start_dynamodb_tls "${AWS_ENDPOINT_URL_DYNAMODB##*:}"
 USERS_TABLE="profile-$(date +%s)"
 export USERS_TABLE
-target/release/examples/create_table
+"$TARGET_DIR"/release/examples/create_table
 data=target/profile/perf.data
 BENCH_PROFILE="$ENDPOINT" BENCH_PROFILE_REQUESTS="$REQUESTS" BENCH_PROFILE_DATA="$data" \
     BENCH_PROFILE_BINARY=target/profile/release/qnlive-user-api \
     QNLIVE_AK="$QNLIVE_DEV_AK" QNLIVE_SK="$QNLIVE_DEV_SK" \
-    "$QNLIVE_PYTHON" bench/bench.py "$AWS_ENDPOINT_URL_DYNAMODB" "$PROJECT_DIR/target"
+    "$QNLIVE_PYTHON" bench/bench.py "$AWS_ENDPOINT_URL_DYNAMODB" "$TARGET_DIR"
 
 echo "## by shared object"
 perf report -i "$data" --stdio --quiet --no-children --sort dso --percent-limit 1 -g none

