@@ -116,7 +116,7 @@ from lambda_runtime import Events, Runtime, lambda_environment  # noqa: E402
 
 # ---------------------------------------------------------------- events
 
-# Events come from the test suite's own builder (tests/api/helpers/event.rs),
+# Events come from the test suite's own builder (test-support/src/event.rs),
 # through examples/api_gateway_event.rs: one builder for tests, fuzz targets
 # and benchmarks.
 EVENTS = Events(os.path.join(TARGET, "release", "examples", "api_gateway_event"), AK, SK)

@@ -11,9 +11,10 @@
 #     scripts/bench.sh            (BENCH_STARTS=15 process starts per function;
 #                                  BENCH_SKIP_ARM64=1 skips the arm64 build)
 
+# shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 source "$PROJECT_DIR/scripts/lambda_model.sh"
-cd "$PROJECT_DIR"
+cd "$PROJECT_DIR" || exit
 
 ensure_tools
 ensure_socat
@@ -44,14 +45,14 @@ export LAMBDA_CPU_CGROUP_MB=128
 make_cpu_quota_cgroups "$LAMBDA_CPU_CGROUP_MB" 100000 14000
 USERS_TABLE="bench-$(date +%s)"
 export USERS_TABLE
-target/release/examples/create_table
+"$TARGET_DIR"/release/examples/create_table
 QNLIVE_AK="$QNLIVE_DEV_AK" QNLIVE_SK="$QNLIVE_DEV_SK" \
-    "$QNLIVE_PYTHON" bench/bench.py "$AWS_ENDPOINT_URL_DYNAMODB" "$PROJECT_DIR/target"
+    "$QNLIVE_PYTHON" bench/bench.py "$AWS_ENDPOINT_URL_DYNAMODB" "$TARGET_DIR"
 
 if [ "${BENCH_SKIP_ARM64:-}" != "1" ]; then
     ensure_arm64_target
     log "arm64 bootstrap (cargo lambda build --release --arm64)"
     cargo lambda build --locked --release --arm64 --bin qnlive-user-api
-    size=$(stat -c %s target/lambda/qnlive-user-api/bootstrap)
+    size=$(stat -c %s "$TARGET_DIR"/lambda/qnlive-user-api/bootstrap)
     echo "bootstrap (arm64, stripped): $size bytes ($(awk "BEGIN {printf \"%.2f\", $size / 1048576}") MiB)"
 fi

@@ -11,6 +11,7 @@
 # Usage: scripts/iac_scan.sh [TEMPLATE]   (default template.yaml)
 
 # shellcheck source=scripts/lib.sh
+# shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$PROJECT_DIR" || exit 1
 ensure_checkov

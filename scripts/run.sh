@@ -13,8 +13,9 @@
 # Lanying IM (examples/fake_im.rs) on FAKE_IM_PORT (default 9411) and
 # points the function at it; with MAXIM_API_URL set, the real IM is used.
 
+# shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-cd "$PROJECT_DIR"
+cd "$PROJECT_DIR" || exit
 
 PORT="${PORT:-9000}"
 DYNAMODB_PORT="${DYNAMODB_PORT:-8000}"
@@ -34,7 +35,7 @@ if [ "${IM_PROVIDER:-local}" = "maxim" ] && [ -z "${MAXIM_API_URL:-}" ]; then
     export MAXIM_APP_ID="${MAXIM_APP_ID:-qnlive-dev-app}" MAXIM_ADMIN_TOKEN="${MAXIM_ADMIN_TOKEN:-qnlive-dev-im-token}"
     export MAXIM_API_URL="http://127.0.0.1:${FAKE_IM_PORT:-9411}"
     cargo build --locked --quiet --example fake_im
-    FAKE_IM_PORT="${FAKE_IM_PORT:-9411}" target/debug/examples/fake_im >/dev/null &
+    FAKE_IM_PORT="${FAKE_IM_PORT:-9411}" "$TARGET_DIR"/debug/examples/fake_im >/dev/null &
     FAKE_IM_PID=$!
     log "IM_PROVIDER=maxim: a fake Lanying IM (examples/fake_im.rs) serves $MAXIM_API_URL"
 fi

@@ -15,8 +15,9 @@
 #
 # Usage: scripts/test.sh [cargo test filter and options]
 
+# shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-cd "$PROJECT_DIR"
+cd "$PROJECT_DIR" || exit
 # A throwaway MariaDB beside DynamoDB Local, for the MySQL import.
 source scripts/mariadb.sh
 

@@ -3,10 +3,7 @@
 //! routing and every body and query parser answer without panicking.
 #![no_main]
 
-#[path = "../../tests/api/helpers/event.rs"]
-mod event;
-
-use event::HttpApiEvent;
+use qnlive_test_support::event::HttpApiEvent;
 use lambda_http::http::Method;
 use lambda_http::request::LambdaRequest;
 use libfuzzer_sys::fuzz_target;

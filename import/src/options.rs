@@ -52,8 +52,10 @@ pub struct Options {
     pub dry_run: bool,
     pub page_size: u32,
     pub concurrency: usize,
-    /// Test only (hidden): abort the process, as a crash would, once this
-    /// many writes have been started.
+    /// For the tests only, and only in debug builds (the release binary
+    /// does not know the flag): abort the process, as a crash would, once
+    /// this many writes have been started.
+    #[cfg(debug_assertions)]
     pub crash_after_writes: Option<u64>,
 }
 
@@ -72,7 +74,9 @@ pub fn parse(
     use lexopt::prelude::*;
     let mut parser = lexopt::Parser::from_args(args);
     let (mut url, mut mysql_table, mut users_table) = (None, None, None);
-    let (mut time_zone, mut dry_run, mut crash) = (UtcOffset::UTC, false, None);
+    let (mut time_zone, mut dry_run) = (UtcOffset::UTC, false);
+    #[cfg(debug_assertions)]
+    let mut crash = None;
     let (mut page_size, mut concurrency) = (DEFAULT_PAGE_SIZE, DEFAULT_CONCURRENCY);
     loop {
         let arg = match parser.next() {
@@ -96,6 +100,7 @@ pub fn parse(
             Long("time-zone") => time_zone = parse_time_zone(&text(parser.value(), &name)?)?,
             Long("page-size") => page_size = number(parser.value(), &name, 1, MAX_PAGE_SIZE)?,
             Long("concurrency") => concurrency = number(parser.value(), &name, 1, MAX_CONCURRENCY)?,
+            #[cfg(debug_assertions)]
             Long("crash-after-writes") => crash = Some(number(parser.value(), &name, 0, u64::MAX)?),
             _ => return Err(format!("unknown option {name} (see --help)")),
         }
@@ -115,6 +120,7 @@ pub fn parse(
         dry_run,
         page_size,
         concurrency,
+        #[cfg(debug_assertions)]
         crash_after_writes: crash,
     }))
 }

@@ -3,7 +3,7 @@
 //! from tests/import/gen_dataset.py (every NULL combination, unicode, huge
 //! im_userids, soft-deleted and invalid rows) imported by the real binary,
 //! each stored item compared with the item the generator says the row must
-//! become (issue 12's promises 1-7).
+//! become (what docs/MIGRATION.md promises).
 //!
 //! Each test has its own MySQL table and DynamoDB table.
 
@@ -16,14 +16,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-/// The API tests' fault-injecting proxy between the SDK and DynamoDB Local.
-#[path = "../../tests/api/helpers/fault_proxy.rs"]
-#[allow(dead_code)]
-mod fault_proxy;
-
-#[path = "../../tests/api/helpers/dynamodb_local.rs"]
-mod dynamodb_local;
-use dynamodb_local::dynamodb_endpoint;
+use qnlive_test_support::dynamodb_local::dynamodb_endpoint;
+use qnlive_test_support::fault_proxy;
 
 type Item = HashMap<String, AttributeValue>;
 

@@ -2,11 +2,9 @@
 //! Gateway HTTP API (2.0) events through `lambda_http`'s own parser, the
 //! same way Lambda feeds the deployed function.
 
-pub mod dynamodb_local;
-pub mod event;
-pub mod fake_im;
-pub mod fault_proxy;
-pub mod local_secrets;
+// The pieces every test suite shares live in the test-support crate; the
+// test modules name them through here.
+pub use qnlive_test_support::{dynamodb_local, event, fake_im, fault_proxy, local_secrets};
 
 pub use dynamodb_local::dynamodb_endpoint;
 
@@ -386,7 +384,7 @@ impl TestApp {
 
     async fn send_event_in(&self, event: &Value, context: Option<lambda_http::Context>) -> TestResponse {
         use lambda_http::RequestExt;
-        // What src/lambda.rs does with each event before the handler.
+        // What src/edge/lambda.rs does with each event before the handler.
         let mut payload: lambda_http::request::LambdaRequest =
             serde_json::from_str(&event.to_string()).expect("a valid API Gateway event");
         qnlive_user_api::edge::lambda::make_parseable(&mut payload);

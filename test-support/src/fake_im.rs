@@ -7,8 +7,6 @@
 //! `code`. Where the docs say nothing the fake chooses, and says so below.
 //! Faults are set at run time. It logs nothing: no password or token leaks.
 
-#![allow(dead_code)] // the test binary and the example each use part of it
-
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
