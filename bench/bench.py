@@ -7,7 +7,11 @@ CPU quota.
 
 Usage: bench.py DYNAMODB_URL TARGET_DIR   (scripts/bench.sh sets it all up)
 The model reads DYNAMODB_TLS_URL, DYNAMODB_TLS_CA_BUNDLE, and (when set)
-LAMBDA_CPU_CGROUPS and LAMBDA_CPU_CGROUP_MB from the environment.
+LAMBDA_CPU_CGROUPS and LAMBDA_CPU_CGROUP_MB from the environment. With
+AWS_ENDPOINT_URL_SECRETSMANAGER (moto) and SECRETS_MANAGER_TLS_URL (moto
+behind TLS) set, the function is also measured reading its keys from a
+secret at init, as the template deploys it, and modelled at
+LAMBDA_MEMORY_MB (template.yaml's MemorySize).
 Prints a Markdown report and writes it to bench/last-run.md.
 """
 
@@ -22,6 +26,7 @@ import sys
 import threading
 import time
 import urllib.request
+import uuid
 
 
 from lambda_model import (MEMORY_SIZES_MB, PRICE_SOURCE, PUBLISHED_FIRST_MS, PUBLISHED_WARM_MS,
@@ -37,6 +42,9 @@ STARTS = int(os.environ.get("BENCH_STARTS", "15"))
 # requests the MemorySize proposal weighs.
 TLS_ENV = {"AWS_ENDPOINT_URL_DYNAMODB": os.environ["DYNAMODB_TLS_URL"],
            "SSL_CERT_FILE": os.environ["DYNAMODB_TLS_CA_BUNDLE"]}
+# moto, a local Secrets Manager, plain and behind TLS (scripts/bench.sh).
+SECRETS_MANAGER = os.environ.get("AWS_ENDPOINT_URL_SECRETSMANAGER")
+SECRETS_MANAGER_TLS = os.environ.get("SECRETS_MANAGER_TLS_URL")
 COLD_SHARE = float(os.environ.get("BENCH_COLD_SHARE", "0.01"))
 WARM_REQUESTS = int(os.environ.get("BENCH_WARM_REQUESTS", "20"))
 
@@ -108,7 +116,7 @@ from lambda_runtime import Events, Runtime, lambda_environment  # noqa: E402
 
 # ---------------------------------------------------------------- events
 
-# Events come from the test suite's own builder (tests/api/helpers/event.rs),
+# Events come from the test suite's own builder (test-support/src/event.rs),
 # through examples/api_gateway_event.rs: one builder for tests, fuzz targets
 # and benchmarks.
 EVENTS = Events(os.path.join(TARGET, "release", "examples", "api_gateway_event"), AK, SK)
@@ -157,7 +165,12 @@ def start(binary, runtime, extra_env=None, stdout_lines=None):
     env = lambda_environment(runtime, 128, {
         "AWS_ENDPOINT_URL_DYNAMODB": PROXY, "USERS_TABLE": TABLE, "QINIU_KEYS": f"{AK}:{SK}",
     })
-    env.update(extra_env or {})
+    # None removes a variable (QINIU_KEYS, when a secret names the keys).
+    for name, value in (extra_env or {}).items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
     started = time.perf_counter()
     piped = env["RUST_LOG"] == "info" or stdout_lines is not None
     output = subprocess.PIPE if piped else subprocess.DEVNULL
@@ -180,12 +193,12 @@ def peak_rss_kb(process):
     return 0
 
 
-def cold_and_warm(binary, make_event, warm_requests=20):
+def cold_and_warm(binary, make_event, warm_requests=20, extra_env=None):
     """Median init, first-request and warm-request times over STARTS starts."""
     inits, firsts, warms = [], [], []
     for _ in range(STARTS):
         runtime = Runtime()
-        process, init_ms = start(binary, runtime)
+        process, init_ms = start(binary, runtime, extra_env)
         try:
             inits.append(init_ms)
             firsts.append(runtime.invoke(make_event())[0] * 1000)
@@ -297,15 +310,15 @@ def cgroup_quota(cgroup):
         return int(quota.read()), int(period.read())
 
 
-def lambda_runs(binary, make_event, cgroup=None):
-    """STARTS starts over TLS. Per start: init wall and CPU (to the first
+def lambda_runs(binary, make_event, cgroup=None, extra_env=None, count=STARTS):
+    """`count` starts over TLS. Per start: init wall and CPU (to the first
     GET /next), the first request's wall and CPU, peak RSS; and the wall
     and CPU of every warm request. With a cgroup, the function joins it
     after init, as Lambda throttles only the requests."""
     starts, warm = [], []
-    for _ in range(STARTS):
+    for _ in range(count):
         runtime = Runtime()
-        process, init_ms = start(binary, runtime, TLS_ENV)
+        process, init_ms = start(binary, runtime, {**TLS_ENV, **(extra_env or {})})
         try:
             init_cpu = cpu_ms_since(process.pid, {})
             if cgroup:
@@ -536,6 +549,49 @@ def lambda_model_report(functions, info):
     return report, runs
 
 
+def keys_from_secret(endpoint):
+    """A new secret in the local Secrets Manager holding the keys, and the
+    function's variables that name it (as the template deploys it) instead
+    of giving the keys, with `endpoint` as its Secrets Manager."""
+    import boto3  # moto[server] brings it
+    name = f"bench/keys-{uuid.uuid4()}"
+    boto3.client("secretsmanager", endpoint_url=SECRETS_MANAGER, region_name="us-east-1",
+                 aws_access_key_id="local", aws_secret_access_key="local").create_secret(
+        Name=name, SecretString=f"{AK}:{SK}")
+    return {"QINIU_KEYS": None, "QINIU_KEYS_SECRET_ID": name, "AWS_ENDPOINT_URL_SECRETSMANAGER": endpoint}
+
+
+def secrets_at_init_report(ours, info):
+    """The function with its keys in the environment against the same
+    function reading them from a secret at init, both on the Lambda model
+    (DynamoDB and Secrets Manager behind TLS), starts interleaved so that
+    the machine's load falls on both alike."""
+    secret_env = keys_from_secret(SECRETS_MANAGER_TLS)
+    variants = [("keys in QINIU_KEYS", None), ("keys read from a secret at init", secret_env)]
+    runs = {name: ([], []) for name, _ in variants}
+    for _ in range(STARTS):
+        for name, extra_env in variants:
+            starts, warm = lambda_runs(ours, info, extra_env=extra_env, count=1)
+            runs[name][0].extend(starts)
+            runs[name][1].extend(warm)
+    memory_mb = int(os.environ["LAMBDA_MEMORY_MB"])
+    report = [f"\n### qnlive-user-api reading its keys at init, on the Lambda model ({STARTS} starts each, "
+              "interleaved)\n",
+              "Secrets Manager is moto behind the same TLS terminator as DynamoDB Local: the read at init "
+              "is a TLS handshake and a signed `GetSecretValue`, beside the DynamoDB warm-up. Median "
+              f"(quartiles); cold = init + first request modelled at {memory_mb} MB.\n",
+              "| function | init ms | init CPU ms | first request ms | warm ms | "
+              f"cold at {memory_mb} MB ms |",
+              "|---|---|---|---|---|---|"]
+    for name, _ in variants:
+        starts, warm = runs[name]
+        cold, _, _ = modelled(starts, warm, memory_mb)
+        report.append(f"| {name} | {median_iqr([s['init'] for s in starts])} | "
+                      f"{median_iqr([s['init_cpu'] for s in starts])} | {median_iqr([s['first'] for s in starts])} | "
+                      f"{median_iqr([w for w, _ in warm])} | {cold:.1f} |")
+    return report
+
+
 def endpoint_report(ours):
     report = ["\n### qnlive-user-api: CPU per warm request, by endpoint (over TLS, one instance)\n",
               "Median (quartiles); modelled ms = wall + CPU × (1/share − 1).\n",
@@ -574,9 +630,13 @@ def main():
 
     info = lambda: event("GET", "/server/user/info/bench")  # noqa: E731
     rows = []
-    for name, binary in [("hello-world lambda_http", hello), ("plain SDK GetItem", getitem),
-                         ("plain SDK GetItem, primed at init", primed), ("qnlive-user-api", ours)]:
-        init, first, warm = cold_and_warm(binary, info)
+    functions = [("hello-world lambda_http", hello, None), ("plain SDK GetItem", getitem, None),
+                 ("plain SDK GetItem, primed at init", primed, None), ("qnlive-user-api", ours, None)]
+    if SECRETS_MANAGER:
+        functions.append(("qnlive-user-api, keys read from Secrets Manager (moto) at init", ours,
+                          keys_from_secret(SECRETS_MANAGER)))
+    for name, binary, extra_env in functions:
+        init, first, warm = cold_and_warm(binary, info, extra_env=extra_env)
         rows.append((name, init, first, warm))
     # How much of our init is the deliberate DynamoDB warm-up (its log line).
     warm_ups = []
@@ -596,7 +656,7 @@ def main():
     report.append("|---|---|---|---|---|---|")
     for name, init, first, warm in rows:
         report.append(f"| {name} | {init:.2f} | {init / base_init:.2f} | {first:.2f} | {warm:.2f} | {first / warm:.2f} |")
-    ours_init = rows[-1][1]
+    ours_init = next(init for name, init, _, _ in rows if name == "qnlive-user-api")
     report.append(f"\nOf qnlive-user-api's init, the DynamoDB warm-up (the IM-id lease call that opens the "
                   f"connection) takes {warm_up:.2f} ms (median); without it init would be about "
                   f"{ours_init - warm_up:.2f} ms, {(ours_init - warm_up) / base_init:.2f} × hello.")
@@ -682,6 +742,8 @@ def main():
     model, _ = lambda_model_report([("plain SDK GetItem", getitem), ("primed at init", primed),
                                     ("qnlive-user-api", ours)], info)
     report.extend(model)
+    if SECRETS_MANAGER_TLS:
+        report.extend(secrets_at_init_report(ours, info))
     report.extend(endpoint_report(ours))
 
     text = "\n".join(report) + "\n"

@@ -1,15 +1,12 @@
-//! The test suite's API Gateway event builder (tests/api/helpers/event.rs)
-//! as a filter, so that the benchmarks (bench/bench.py) send exactly the
+//! The test suite's API Gateway event builder (the test-support crate's
+//! `event`) as a filter, so that the benchmarks (bench/bench.py) send exactly the
 //! events the tests and fuzz targets build.
 //!
 //! Reads one request per line on stdin,
 //! `{"method", "path", "query", "headers": [[name, value], ...], "body": str|null, "request_id"}`,
 //! and writes one HTTP API (payload 2.0) event per line on stdout.
 
-#[path = "../tests/api/helpers/event.rs"]
-mod event;
-
-use event::HttpApiEvent;
+use qnlive_test_support::event::HttpApiEvent;
 use serde_json::Value;
 use std::io::{BufRead, Write};
 

@@ -6,8 +6,7 @@
 //! Prints `FAKE_IM_URL=http://127.0.0.1:PORT` (the value for MAXIM_API_URL)
 //! and serves until killed. Never prints the token or any password.
 
-#[path = "../tests/api/helpers/fake_im.rs"]
-mod fake_im;
+use qnlive_test_support::fake_im;
 
 #[tokio::main]
 async fn main() {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The MySQL import's benchmark (issue 12): BENCH_ROWS generated live_users
+# The MySQL import's benchmark: BENCH_ROWS generated live_users
 # rows (default 100,000: about 90 % valid, the rest deleted or invalid) in a
 # throwaway MariaDB, imported by the release binary into a new table on
 # DynamoDB Local; then the same import again (everything already present,
@@ -14,9 +14,10 @@
 # Environment: BENCH_ROWS (100000), BENCH_WARM_ROWS (20000), BENCH_CONCURRENCY (64),
 # BENCH_PAGE_SIZE (1000)
 
+# shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 source "$PROJECT_DIR/scripts/mariadb.sh"
-cd "$PROJECT_DIR"
+cd "$PROJECT_DIR" || exit
 
 ROWS="${BENCH_ROWS:-100000}"
 WARM_ROWS="${BENCH_WARM_ROWS:-20000}"

@@ -11,9 +11,10 @@
 # Endpoints: info, profile, register, update, "infos, 100 ids",
 # "profiles, 100 ids", "register/batch, 100 users" (bench/bench.py).
 
+# shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 source "$PROJECT_DIR/scripts/lambda_model.sh"
-cd "$PROJECT_DIR"
+cd "$PROJECT_DIR" || exit
 
 ENDPOINT="${1:-register/batch, 100 users}"
 REQUESTS="${2:-300}"
@@ -62,12 +63,12 @@ start_dynamodb "$(free_port)"
 start_dynamodb_tls "${AWS_ENDPOINT_URL_DYNAMODB##*:}"
 USERS_TABLE="profile-$(date +%s)"
 export USERS_TABLE
-target/release/examples/create_table
+"$TARGET_DIR"/release/examples/create_table
 data=target/profile/perf.data
 BENCH_PROFILE="$ENDPOINT" BENCH_PROFILE_REQUESTS="$REQUESTS" BENCH_PROFILE_DATA="$data" \
     BENCH_PROFILE_BINARY=target/profile/release/qnlive-user-api \
     QNLIVE_AK="$QNLIVE_DEV_AK" QNLIVE_SK="$QNLIVE_DEV_SK" \
-    "$QNLIVE_PYTHON" bench/bench.py "$AWS_ENDPOINT_URL_DYNAMODB" "$PROJECT_DIR/target"
+    "$QNLIVE_PYTHON" bench/bench.py "$AWS_ENDPOINT_URL_DYNAMODB" "$TARGET_DIR"
 
 echo "## by shared object"
 perf report -i "$data" --stdio --quiet --no-children --sort dso --percent-limit 1 -g none

@@ -6,8 +6,9 @@
 # can build (libFuzzer's coverage guidance still works). A crash leaves its
 # input in fuzz/artifacts/<target>/: add it to the tests as a regression case.
 
+# shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-cd "$PROJECT_DIR"
+cd "$PROJECT_DIR" || exit
 
 SECONDS_PER_TARGET="${1:-60}"
 if ! cargo fuzz --version >/dev/null 2>&1; then

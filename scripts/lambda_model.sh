@@ -12,7 +12,12 @@
 #                                DYNAMODB_TLS_CA_BUNDLE (a copy of the system
 #                                bundle with that CA appended; the system's own
 #                                trust store is never touched)
-#   stop_dynamodb_tls            stop it and delete the keys and the bundle
+#   start_secrets_manager_tls UPSTREAM
+#                                the same, with the same certificate, in front of
+#                                a local Secrets Manager (moto) at
+#                                127.0.0.1:UPSTREAM, after start_dynamodb_tls;
+#                                exports SECRETS_MANAGER_TLS_URL
+#   stop_dynamodb_tls            stop both and delete the keys and the bundle
 #   make_cpu_quota_cgroups MB PERIOD_US...
 #                                one cgroup per period whose CPU quota is MB/1769
 #                                of a core per period; exports LAMBDA_CPU_CGROUPS
@@ -87,37 +92,64 @@ start_dynamodb_tls() {
     cat "$dir/server.pem" "$dir/intermediate.pem" >"$dir/server-chain.pem"
     cp "$system_bundle" "$dir/ca-bundle.crt"
     cat "$dir/root.pem" >>"$dir/ca-bundle.crt"
-    log "starting a TLS terminator (socat) on 127.0.0.1:$port for DynamoDB Local on port $upstream"
+    export DYNAMODB_TLS_CA_BUNDLE="$dir/ca-bundle.crt"
+    export DYNAMODB_TLS_URL="https://localhost:$port"
+    start_tls_terminator "$port" "$upstream" dynamodb DYNAMODB_TLS_PID
+}
+
+# start_secrets_manager_tls UPSTREAM: moto behind TLS, with the certificate
+# start_dynamodb_tls made (the functions trust its CA through the same
+# bundle), as a function on Lambda reaches Secrets Manager.
+start_secrets_manager_tls() {
+    local upstream="$1" port
+    if [ -z "${DYNAMODB_TLS_DIR:-}" ]; then
+        echo "start_secrets_manager_tls: start_dynamodb_tls first (its CA signs this certificate too)" >&2
+        return 1
+    fi
+    port="$(free_port)"
+    export SECRETS_MANAGER_TLS_URL="https://localhost:$port"
+    start_tls_terminator "$port" "$upstream" secretsmanager SECRETS_MANAGER_TLS_PID
+}
+
+# start_tls_terminator PORT UPSTREAM NAME PID_VARIABLE: socat on
+# 127.0.0.1:PORT with the certificate in DYNAMODB_TLS_DIR, forwarding to
+# 127.0.0.1:UPSTREAM; its process id in PID_VARIABLE.
+start_tls_terminator() {
+    local port="$1" upstream="$2" name="$3" pid_variable="$4" dir="$DYNAMODB_TLS_DIR" pid
+    log "starting a TLS terminator (socat) on 127.0.0.1:$port for $name on port $upstream"
     # One process per connection (fork); setsid puts them in a group of
     # their own, which stop_dynamodb_tls ends as a whole. nodelay on both
     # sides: without it Nagle's algorithm meets the delayed ACK (40 ms).
     setsid socat "OPENSSL-LISTEN:$port,bind=127.0.0.1,reuseaddr,fork,nodelay,verify=0,cert=$dir/server-chain.pem,key=$dir/server.key" \
-        "TCP:127.0.0.1:$upstream,nodelay" 2>"$dir/socat.log" &
-    DYNAMODB_TLS_PID=$!
-    export DYNAMODB_TLS_URL="https://localhost:$port"
-    export DYNAMODB_TLS_CA_BUNDLE="$dir/ca-bundle.crt"
+        "TCP:127.0.0.1:$upstream,nodelay" 2>"$dir/socat-$name.log" &
+    pid=$!
+    printf -v "$pid_variable" '%s' "$pid"
     for _ in $(seq 1 40); do
-        if curl -s -o /dev/null --cacert "$dir/root.pem" "$DYNAMODB_TLS_URL"; then
+        if curl -s -o /dev/null --cacert "$dir/root.pem" "https://localhost:$port"; then
             return
         fi
-        if ! kill -0 "$DYNAMODB_TLS_PID" 2>/dev/null; then
-            cat "$dir/socat.log" >&2
+        if ! kill -0 "$pid" 2>/dev/null; then
+            cat "$dir/socat-$name.log" >&2
             echo "socat exited during start-up" >&2
             return 1
         fi
         sleep 0.25
     done
-    cat "$dir/socat.log" >&2
-    echo "DynamoDB Local did not answer through TLS on port $port within 10 s" >&2
+    cat "$dir/socat-$name.log" >&2
+    echo "$name did not answer through TLS on port $port within 10 s" >&2
     return 1
 }
 
 stop_dynamodb_tls() {
-    if [ -n "${DYNAMODB_TLS_PID:-}" ]; then
-        kill -- "-$DYNAMODB_TLS_PID" 2>/dev/null || true
-        wait "$DYNAMODB_TLS_PID" 2>/dev/null || true
-    fi
+    local pid
+    for pid in "${DYNAMODB_TLS_PID:-}" "${SECRETS_MANAGER_TLS_PID:-}"; do
+        if [ -n "$pid" ]; then
+            kill -- "-$pid" 2>/dev/null || true
+            wait "$pid" 2>/dev/null || true
+        fi
+    done
     DYNAMODB_TLS_PID=""
+    SECRETS_MANAGER_TLS_PID=""
     if [ -n "${DYNAMODB_TLS_DIR:-}" ] && [ -d "$DYNAMODB_TLS_DIR" ]; then
         rm -rf "$DYNAMODB_TLS_DIR"
     fi

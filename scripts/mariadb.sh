@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # A throwaway MariaDB server for the import tests and benchmark, like
 # DynamoDB Local: Debian's mariadb-server, a fresh data directory per run,
 # listening on 127.0.0.1 only, removed when stopped. No system service is
@@ -18,6 +19,7 @@
 # also inside the private network namespace of scripts/test.sh.
 
 if ! declare -F log >/dev/null; then
+    # shellcheck source=lib.sh
     source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 fi
 

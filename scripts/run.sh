@@ -6,19 +6,23 @@
 #
 # Environment: PORT (default 9000), DYNAMODB_PORT (default 8000),
 # USERS_TABLE (default qnlive-users), QINIU_KEYS (default the development
-# pair), and any variable from the README's configuration table.
+# pair, unless QINIU_KEYS_SECRET_ID names a secret to read instead), and any
+# variable from the README's configuration table.
 #
 # IM_PROVIDER=maxim without MAXIM_API_URL also starts the test suite's fake
 # Lanying IM (examples/fake_im.rs) on FAKE_IM_PORT (default 9411) and
 # points the function at it; with MAXIM_API_URL set, the real IM is used.
 
+# shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-cd "$PROJECT_DIR"
+cd "$PROJECT_DIR" || exit
 
 PORT="${PORT:-9000}"
 DYNAMODB_PORT="${DYNAMODB_PORT:-8000}"
 export USERS_TABLE="${USERS_TABLE:-qnlive-users}"
-export QINIU_KEYS="${QINIU_KEYS:-$QNLIVE_DEV_AK:$QNLIVE_DEV_SK}"
+if [ -z "${QINIU_KEYS_SECRET_ID:-}" ]; then
+    export QINIU_KEYS="${QINIU_KEYS:-$QNLIVE_DEV_AK:$QNLIVE_DEV_SK}"
+fi
 
 ensure_tools
 FAKE_IM_PID=""
@@ -31,12 +35,14 @@ if [ "${IM_PROVIDER:-local}" = "maxim" ] && [ -z "${MAXIM_API_URL:-}" ]; then
     export MAXIM_APP_ID="${MAXIM_APP_ID:-qnlive-dev-app}" MAXIM_ADMIN_TOKEN="${MAXIM_ADMIN_TOKEN:-qnlive-dev-im-token}"
     export MAXIM_API_URL="http://127.0.0.1:${FAKE_IM_PORT:-9411}"
     cargo build --locked --quiet --example fake_im
-    FAKE_IM_PORT="${FAKE_IM_PORT:-9411}" target/debug/examples/fake_im >/dev/null &
+    FAKE_IM_PORT="${FAKE_IM_PORT:-9411}" "$TARGET_DIR"/debug/examples/fake_im >/dev/null &
     FAKE_IM_PID=$!
     log "IM_PROVIDER=maxim: a fake Lanying IM (examples/fake_im.rs) serves $MAXIM_API_URL"
 fi
 
-if [ "$QINIU_KEYS" = "$QNLIVE_DEV_AK:$QNLIVE_DEV_SK" ]; then
+if [ -n "${QINIU_KEYS_SECRET_ID:-}" ]; then
+    log "serving http://127.0.0.1:$PORT/server/user with the keys in the secret $QINIU_KEYS_SECRET_ID; Ctrl-C stops"
+elif [ "$QINIU_KEYS" = "$QNLIVE_DEV_AK:$QNLIVE_DEV_SK" ]; then
     log "serving http://127.0.0.1:$PORT/server/user, signed with the development pair (AK $QNLIVE_DEV_AK, SK $QNLIVE_DEV_SK); Ctrl-C stops"
 else
     log "serving http://127.0.0.1:$PORT/server/user with the keys in QINIU_KEYS; Ctrl-C stops"

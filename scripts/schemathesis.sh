@@ -25,8 +25,9 @@
 # written into the checkout, where a new file would make `cargo lambda
 # watch` restart the function in the middle of the run.
 
+# shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-cd "$PROJECT_DIR"
+cd "$PROJECT_DIR" || exit
 
 BASE_URL="${1:?usage: scripts/schemathesis.sh BASE_URL}"
 # Both tools, pinned in scripts/lib.sh, come with ensure_python_tools.
@@ -116,7 +117,7 @@ if [ -n "${SCHEMATHESIS_REPORT_DIR:-}" ]; then
 fi
 
 log "schemathesis $SCHEMATHESIS_VERSION against $BASE_URL"
-cd "$work"
+cd "$work" || exit
 SCHEMATHESIS_HOOKS="$PROJECT_DIR/tests/e2e/schemathesis_hooks.py" \
 QNLIVE_AK="${QNLIVE_AK:-$QNLIVE_DEV_AK}" QNLIVE_SK="${QNLIVE_SK:-$QNLIVE_DEV_SK}" \
     "$VENV_DIR/bin/schemathesis" --config-file "$work/schemathesis.toml" \

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The test command (README, .ci/run): installs what is missing, builds, lints
-# template.yaml, starts DynamoDB Local and a throwaway MariaDB, runs the
-# whole suite (cargo tests, the events/ checks and the import's MySQL tests
-# among them; the release bootstrap under a memory limit reading the largest
-# users; then, against the function served by `cargo lambda watch`, the
+# template.yaml, starts DynamoDB Local, moto (a local Secrets Manager) and a
+# throwaway MariaDB, runs the whole suite (cargo tests, the events/ checks
+# and the import's MySQL tests among them; the release bootstrap under a
+# memory limit reading the largest users; then, against the function served
+# by `cargo lambda watch`, the
 # official Qiniu Python and Node SDKs, Schemathesis with openapi.yaml, and
 # the MySQL import end to end), and stops what it started, also when a test
 # fails.
@@ -14,8 +15,9 @@
 #
 # Usage: scripts/test.sh [cargo test filter and options]
 
+# shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-cd "$PROJECT_DIR"
+cd "$PROJECT_DIR" || exit
 # A throwaway MariaDB beside DynamoDB Local, for the MySQL import.
 source scripts/mariadb.sh
 
@@ -41,11 +43,13 @@ export CARGO_NET_OFFLINE=true
 trap stop_all EXIT
 trap 'exit 130' INT TERM
 
-log "linting template.yaml (cfn-lint, sam validate --lint)"
+log "linting template.yaml (cfn-lint, sam validate --lint, the checkov security scan)"
 cfn-lint template.yaml
 sam validate --lint --template template.yaml --region us-east-1
+scripts/iac_scan.sh template.yaml
 
 start_dynamodb "$(free_port)"
+start_moto "$(free_port)"     # a local Secrets Manager: AWS_ENDPOINT_URL_SECRETSMANAGER
 start_mariadb "$(free_port)"  # MYSQL_URL for import/tests; stop_all stops it
 
 log "cargo test"

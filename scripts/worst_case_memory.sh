@@ -13,8 +13,9 @@
 # Setting the limit needs root and cgroup v1 (as in scripts/test.sh's CI);
 # elsewhere the peak RSS is held to the same budget without a limit.
 
+# shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-cd "$PROJECT_DIR"
+cd "$PROJECT_DIR" || exit
 
 budget_mb="${WORST_CASE_BUDGET_MB:-64}"
 template_mb="$(awk '/^  MemorySize:/ { found = 1 } found && /Default:/ { print $2; exit }' template.yaml)"
@@ -39,14 +40,14 @@ cargo build --locked --example create_table --example seed_large_users --example
 
 USERS_TABLE="worst-case-$(date +%s)-$$"
 export USERS_TABLE
-target/debug/examples/create_table
+"$TARGET_DIR"/debug/examples/create_table
 # 64 entries: the most an update may leave; 96: about 400 KB, DynamoDB's
 # item limit, as updates could grow a user before the bound.
-target/debug/examples/seed_large_users legal 200 64
-target/debug/examples/seed_large_users grown 200 96
+"$TARGET_DIR"/debug/examples/seed_large_users legal 200 64
+"$TARGET_DIR"/debug/examples/seed_large_users grown 200 96
 
 for memory_mb in $(printf '%s\n' "$template_mb" "$smallest_mb" | sort -un); do
     log "the largest batch reads at $memory_mb MB (MemorySize $template_mb, at least $smallest_mb)"
     QNLIVE_AK="$QNLIVE_DEV_AK" QNLIVE_SK="$QNLIVE_DEV_SK" "$QNLIVE_PYTHON" tests/e2e/worst_case_memory.py \
-        target/release/qnlive-user-api target/debug/examples/api_gateway_event "$memory_mb" "$budget_mb"
+        "$TARGET_DIR"/release/qnlive-user-api "$TARGET_DIR"/debug/examples/api_gateway_event "$memory_mb" "$budget_mb"
 done

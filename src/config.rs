@@ -1,11 +1,15 @@
 //! Every environment variable the function reads, read once at start-up
 //! into each layer's settings. DynamoDB's region, credentials and endpoint
-//! are the standard AWS variables, read by `store::dynamodb_client`.
+//! are the standard AWS variables (`crate::aws`), read by
+//! `store::dynamodb_client`; Secrets Manager's the same, read here when a
+//! secret is named.
 
 use crate::domain::im_account::is_valid_im_username;
 use crate::edge::auth::KeyRing;
 use crate::edge::{AuthMode, EdgeSettings};
 use crate::im::{AdminToken, ImSettings, MaximSettings, ProviderSettings, DEFAULT_IM_USERNAME_PREFIX};
+use crate::secrets::{self, ReadPolicy, Refreshing, SecretsManager};
+use std::cell::OnceCell;
 
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -29,6 +33,15 @@ impl Config {
     /// Builds the configuration from any variable source, so that tests do
     /// not have to change the process environment.
     pub fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        Self::from_lookup_with(var, ReadPolicy::DEFAULT)
+    }
+
+    /// [`Config::from_lookup`] with secrets read on another timing (tests
+    /// of rotation, which cannot wait minutes).
+    pub fn from_lookup_with(
+        var: impl Fn(&str) -> Option<String>,
+        secrets_policy: ReadPolicy,
+    ) -> Result<Self, ConfigError> {
         let set = |name: &str| var(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
         let flag = |name: &str| match set(name).map(|v| v.to_ascii_lowercase()).as_deref() {
             None | Some("false") => Ok(false),
@@ -40,14 +53,36 @@ impl Config {
             ConfigError("USERS_TABLE is not set: name the DynamoDB table that holds the users".into())
         })?;
 
-        let keys = KeyRing::parse(&set("QINIU_KEYS").unwrap_or_default())
-            .map_err(|why| ConfigError(format!("QINIU_KEYS must look like AK1:SK1,AK2:SK2: {why}")))?;
-        let auth = if flag("AUTH_DISABLED")? {
-            AuthMode::Disabled
-        } else if keys.is_empty() {
-            AuthMode::NoKeysConfigured
-        } else {
-            AuthMode::Keys(keys)
+        // Built once, and only if a secret is named.
+        let secrets_manager = OnceCell::new();
+        let secrets_manager = || -> Result<SecretsManager, ConfigError> {
+            if secrets_manager.get().is_none() {
+                let client = SecretsManager::from_lookup(&var)
+                    .map_err(|e| ConfigError(format!("reading secrets from Secrets Manager: {e}")))?;
+                let _ = secrets_manager.set(client);
+            }
+            Ok(secrets_manager.get().cloned().expect("set above"))
+        };
+
+        let auth = match secret_source(&set, "QINIU_KEYS")? {
+            _ if flag("AUTH_DISABLED")? => AuthMode::Disabled,
+            None => AuthMode::NoKeysConfigured,
+            Some(SecretSource::Value(text)) => {
+                let keys = KeyRing::parse(&text)
+                    .map_err(|why| ConfigError(format!("QINIU_KEYS must look like AK1:SK1,AK2:SK2: {why}")))?;
+                if keys.is_empty() {
+                    AuthMode::NoKeysConfigured
+                } else {
+                    AuthMode::Keys(Refreshing::fixed("the Qiniu keys from QINIU_KEYS", keys))
+                }
+            }
+            Some(SecretSource::SecretId(id)) => AuthMode::Keys(secrets::from_secrets_manager(
+                &secrets_manager()?,
+                secrets_policy,
+                "the Qiniu keys",
+                &id,
+                parse_key_ring,
+            )),
         };
         let edge = EdgeSettings {
             auth,
@@ -71,7 +106,9 @@ impl Config {
         }
         let provider = match set("IM_PROVIDER").map(|v| v.to_ascii_lowercase()).as_deref() {
             None | Some("local") => ProviderSettings::Local,
-            Some("maxim") => ProviderSettings::Maxim(maxim_settings(&set)?),
+            Some("maxim") => {
+                ProviderSettings::Maxim(maxim_settings(&set, || Ok((secrets_manager()?, secrets_policy)))?)
+            }
             Some(_) => return Err(ConfigError("IM_PROVIDER must be \"local\" or \"maxim\"".into())),
         };
         let im = ImSettings {
@@ -83,11 +120,59 @@ impl Config {
     }
 }
 
+/// Where a secret comes from. No `Debug`: it may hold the value.
+enum SecretSource {
+    /// Its value, given in the environment (local runs): fixed.
+    Value(String),
+    /// The id (name or ARN) of a Secrets Manager secret.
+    SecretId(String),
+}
+
+/// A secret given as `NAME` (its value) or `NAME_SECRET_ID` (a Secrets
+/// Manager secret's name or ARN), not both.
+fn secret_source(set: &impl Fn(&str) -> Option<String>, name: &str) -> Result<Option<SecretSource>, ConfigError> {
+    match (set(name), set(&format!("{name}_SECRET_ID"))) {
+        (Some(_), Some(_)) => Err(ConfigError(format!("set {name} or {name}_SECRET_ID, not both"))),
+        (Some(value), None) => Ok(Some(SecretSource::Value(value))),
+        (None, Some(id)) => Ok(Some(SecretSource::SecretId(id))),
+        (None, None) => Ok(None),
+    }
+}
+
+/// A secret's value in the format of `QINIU_KEYS`, so that a secret made
+/// for the earlier deployments (which copied it into `QINIU_KEYS`) works.
+/// An empty ring is a value too: every request is then refused.
+fn parse_key_ring(text: &str) -> Result<KeyRing, String> {
+    let keys = KeyRing::parse(text).map_err(|why| format!("does not look like AK1:SK1,AK2:SK2: {why}"))?;
+    if keys.is_empty() {
+        tracing::error!("the Qiniu keys' secret holds no key pair: every signed request is refused with 401");
+    } else {
+        tracing::info!(access_keys = ?keys.access_keys().collect::<Vec<_>>(), "read the Qiniu keys");
+    }
+    Ok(keys)
+}
+
+fn parse_admin_token(text: &str) -> Result<AdminToken, String> {
+    match text.trim() {
+        "" => Err("is empty".into()),
+        token => Ok(AdminToken::new(token.to_owned())),
+    }
+}
+
 /// The Lanying IM settings, all required: a clear start-up error naming
 /// each missing one, never a silent fall-back to local accounts.
-fn maxim_settings(set: &impl Fn(&str) -> Option<String>) -> Result<MaximSettings, ConfigError> {
-    let names = ["MAXIM_API_URL", "MAXIM_APP_ID", "MAXIM_ADMIN_TOKEN"];
-    let missing: Vec<&str> = names.into_iter().filter(|name| set(name).is_none()).collect();
+fn maxim_settings(
+    set: &impl Fn(&str) -> Option<String>,
+    secrets_manager: impl Fn() -> Result<(SecretsManager, ReadPolicy), ConfigError>,
+) -> Result<MaximSettings, ConfigError> {
+    let token = secret_source(set, "MAXIM_ADMIN_TOKEN")?;
+    let mut missing: Vec<&str> = ["MAXIM_API_URL", "MAXIM_APP_ID"]
+        .into_iter()
+        .filter(|name| set(name).is_none())
+        .collect();
+    if token.is_none() {
+        missing.push("MAXIM_ADMIN_TOKEN_SECRET_ID (or MAXIM_ADMIN_TOKEN)");
+    }
     if !missing.is_empty() {
         return Err(ConfigError(format!("IM_PROVIDER=maxim needs {}", missing.join(", "))));
     }
@@ -101,10 +186,20 @@ fn maxim_settings(set: &impl Fn(&str) -> Option<String>) -> Result<MaximSettings
             "MAXIM_API_URL must be an http(s) URL, like https://s-1-3-s-api.maximtop.cn".into(),
         ));
     }
+    let admin_token = match token {
+        Some(SecretSource::SecretId(id)) => {
+            let (client, policy) = secrets_manager()?;
+            secrets::from_secrets_manager(&client, policy, "the Lanying IM admin token", &id, parse_admin_token)
+        }
+        _ => Refreshing::fixed(
+            "the Lanying IM admin token from MAXIM_ADMIN_TOKEN",
+            AdminToken::new(value("MAXIM_ADMIN_TOKEN")),
+        ),
+    };
     Ok(MaximSettings {
         api_url,
         app_id: value("MAXIM_APP_ID"),
-        admin_token: AdminToken::new(value("MAXIM_ADMIN_TOKEN")),
+        admin_token,
     })
 }
 
@@ -154,6 +249,92 @@ mod tests {
         assert!(err.0.contains("QINIU_KEYS") && !err.0.contains("sk-secret"));
     }
 
+    const AWS: [(&str, &str); 4] = [
+        ("USERS_TABLE", "t"),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "a"),
+        ("AWS_SECRET_ACCESS_KEY", "s"),
+    ];
+
+    fn with_aws(more: &[(&'static str, &'static str)]) -> Result<Config, ConfigError> {
+        config(&[&AWS[..], more].concat())
+    }
+
+    #[test]
+    fn keys_named_by_a_secret_are_read_later_not_at_configuration() {
+        let c = with_aws(&[("QINIU_KEYS_SECRET_ID", "qnlive/keys")]).unwrap();
+        let AuthMode::Keys(keys) = c.edge.auth else {
+            panic!("keys from a secret")
+        };
+        assert!(keys.current().is_none());
+        assert_eq!(
+            format!("{keys:?}"),
+            "Refreshing(the Qiniu keys from secret qnlive/keys)"
+        );
+    }
+
+    #[test]
+    fn a_secret_is_given_by_value_or_by_secret_id_not_both() {
+        let err = with_aws(&[("QINIU_KEYS", "a:b"), ("QINIU_KEYS_SECRET_ID", "k")]).unwrap_err();
+        assert_eq!(err.0, "set QINIU_KEYS or QINIU_KEYS_SECRET_ID, not both");
+        let err = with_aws(&[
+            ("IM_PROVIDER", "maxim"),
+            ("MAXIM_API_URL", "https://im.example.com"),
+            ("MAXIM_APP_ID", "app"),
+            ("MAXIM_ADMIN_TOKEN", "tok-secret"),
+            ("MAXIM_ADMIN_TOKEN_SECRET_ID", "qnlive/im"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.0, "set MAXIM_ADMIN_TOKEN or MAXIM_ADMIN_TOKEN_SECRET_ID, not both");
+        assert!(!err.0.contains("tok-secret"));
+    }
+
+    #[test]
+    fn reading_a_secret_needs_the_aws_variables_and_says_which() {
+        let err = config(&[("USERS_TABLE", "t"), ("QINIU_KEYS_SECRET_ID", "qnlive/keys")]).unwrap_err();
+        assert!(
+            err.0.contains("Secrets Manager") && err.0.contains("AWS_REGION"),
+            "{}",
+            err.0
+        );
+        // Not needed when authentication is off, or the keys are given.
+        let off = config(&[
+            ("USERS_TABLE", "t"),
+            ("QINIU_KEYS_SECRET_ID", "k"),
+            ("AUTH_DISABLED", "true"),
+        ]);
+        assert!(matches!(off.unwrap().edge.auth, AuthMode::Disabled));
+    }
+
+    #[test]
+    fn the_im_admin_token_may_come_from_a_secret() {
+        let c = with_aws(&[
+            ("IM_PROVIDER", "maxim"),
+            ("MAXIM_API_URL", "https://im.example.com"),
+            ("MAXIM_APP_ID", "app"),
+            ("MAXIM_ADMIN_TOKEN_SECRET_ID", "qnlive/im"),
+        ])
+        .unwrap();
+        let ProviderSettings::Maxim(maxim) = c.im.provider else {
+            panic!("maxim settings")
+        };
+        assert!(maxim.admin_token.current().is_none());
+    }
+
+    #[test]
+    fn a_secrets_value_is_parsed_as_qiniu_keys_or_a_token_and_refusals_hold_no_value() {
+        let ring = parse_key_ring(" ak1:sk1 , ak2:sk2 ").unwrap();
+        assert_eq!(ring.access_keys().collect::<Vec<_>>(), ["ak1", "ak2"]);
+        assert!(
+            parse_key_ring("").unwrap().is_empty(),
+            "an emptied secret refuses everyone"
+        );
+        let refused = parse_key_ring("ak1:sk-secret,broken").unwrap_err();
+        assert!(refused.starts_with("does not look like AK1:SK1") && !refused.contains("sk-secret"));
+        assert_eq!(parse_admin_token(" tok \n").unwrap(), AdminToken::new("tok".into()));
+        assert_eq!(parse_admin_token(" ").unwrap_err(), "is empty");
+    }
+
     #[test]
     fn the_im_provider_is_local_unless_maxim_is_asked_for() {
         let c = config(&[("USERS_TABLE", "t")]).unwrap();
@@ -167,7 +348,10 @@ mod tests {
     #[test]
     fn maxim_needs_its_three_settings_and_names_the_missing_ones() {
         let err = config(&[("USERS_TABLE", "t"), ("IM_PROVIDER", "maxim"), ("MAXIM_APP_ID", "a")]).unwrap_err();
-        assert_eq!(err.0, "IM_PROVIDER=maxim needs MAXIM_API_URL, MAXIM_ADMIN_TOKEN");
+        assert_eq!(
+            err.0,
+            "IM_PROVIDER=maxim needs MAXIM_API_URL, MAXIM_ADMIN_TOKEN_SECRET_ID (or MAXIM_ADMIN_TOKEN)"
+        );
         let full = [
             ("USERS_TABLE", "t"),
             ("IM_PROVIDER", "maxim"),

@@ -2,14 +2,17 @@
 //! DynamoDB.
 //!
 //! The layers, each knowing only those before it:
-//! `domain` (users, ids, validation, IM accounts) ← `store` (DynamoDB) ←
-//! `im` (where IM accounts come from) ← `usecases` (one per endpoint) ←
+//! `domain` (users, ids, validation, IM accounts) ← `store` (DynamoDB) and
+//! `secrets` (the Qiniu keys and the IM admin token, from Secrets Manager)
+//! ← `im` (where IM accounts come from) ← `usecases` (one per endpoint) ←
 //! `edge` (request id, limits, routing, authentication, the envelope, the
 //! Lambda runtime). `config` reads the environment into each layer's
 //! settings, and [`build_app`] wires them; `main.rs` runs the result.
-//! `telemetry` (logs) and `metrics` (one CloudWatch EMF line per request)
-//! know none of the layers, and all of them may use them.
+//! `telemetry` (logs), `metrics` (one CloudWatch EMF line per request) and
+//! `aws` (the standard AWS variables) know none of the layers, and all of
+//! them may use them.
 
+pub mod aws;
 pub mod backoff;
 pub mod config;
 pub mod domain;
@@ -17,6 +20,7 @@ pub mod edge;
 pub mod error;
 pub mod im;
 pub mod metrics;
+pub mod secrets;
 pub mod store;
 pub mod telemetry;
 pub mod usecases;

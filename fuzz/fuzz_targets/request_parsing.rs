@@ -3,15 +3,12 @@
 //! routing and every body and query parser answer without panicking.
 #![no_main]
 
-#[path = "../../tests/api/helpers/event.rs"]
-mod event;
-
-use event::HttpApiEvent;
+use qnlive_test_support::event::HttpApiEvent;
 use lambda_http::http::Method;
 use lambda_http::request::LambdaRequest;
 use libfuzzer_sys::fuzz_target;
-use qnlive_user_api::domain::{input, UserId};
-use qnlive_user_api::edge::{lambda, routes};
+use qnlive_user_api::domain::UserId;
+use qnlive_user_api::edge::{decode, lambda, routes};
 
 fuzz_target!(|data: &[u8]| {
     let mut parts = data.split(|b| *b == 0xFF);
@@ -41,10 +38,10 @@ fuzz_target!(|data: &[u8]| {
     }
     let segment = path.rsplit('/').next().unwrap_or_default();
     let _ = routes::path_user_id(segment);
-    let _ = input::new_user(body);
-    let _ = input::new_users(body);
-    let _ = input::user_ids(Some(&query), body);
+    let _ = decode::new_user(body);
+    let _ = decode::new_users(body);
+    let _ = decode::user_ids(Some(&query), body);
     if let Ok(id) = UserId::parse("u".into(), "user_id") {
-        let _ = input::user_changes(body, &id);
+        let _ = decode::user_changes(body, &id);
     }
 });

@@ -1,15 +1,19 @@
 //! One `live_users` row: skipped (soft-deleted), invalid (with every reason
 //! that applies), or the user the service would have stored.
 //!
-//! The reasons are listed here so that the report can name all of them;
-//! what is imported is parsed by the service's own rules
-//! (`domain::input::new_user`, the register endpoint's parser), so that an
-//! imported user is always one the service itself could have registered.
+//! The user's fields go through the service's own constructor
+//! ([`NewUser::new`], which the register endpoint calls too), so that an
+//! imported user is always one the service itself could have registered;
+//! each rule it names broken becomes one of the report's reasons. The IM
+//! account's columns are the import's own to check: the service makes IM
+//! accounts, it never receives them.
 
-use qnlive_user_api::domain::validation::*;
-use qnlive_user_api::domain::{input, ImAccount};
+use qnlive_user_api::domain::{Field, Given, GivenUser, ImAccount, InvalidInput, NewUser, Rule};
+use qnlive_user_api::edge::decode::given_extends;
 use qnlive_user_api::store::ImportedUser;
 use serde_json::Value;
+use std::collections::BTreeSet;
+use std::fmt;
 use time::{Date, Month, UtcOffset};
 
 /// The largest `im_userid` imported. The IM-id counter is raised to the
@@ -56,79 +60,159 @@ pub enum Class {
     Valid(ImportedUser),
 }
 
+/// Why a row is not imported, in the order the report lists them.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Reason {
+    UserIdNotUtf8,
+    NickNotUtf8,
+    AvatarNotUtf8,
+    ExtendsNotUtf8,
+    ImUsernameNotUtf8,
+    ImPasswordNotUtf8,
+    UserIdNull,
+    UserIdEmpty,
+    UserIdTooLong,
+    UserIdControlCharacter,
+    NickTooLong,
+    AvatarTooLong,
+    ExtendsNotJson,
+    ExtendsNotObject,
+    ExtendsTooManyEntries,
+    ExtendsNonStringValue,
+    ExtendsKeyEmpty,
+    ExtendsKeyTooLong,
+    ExtendsValueTooLong,
+    ImUseridMissing,
+    ImUseridNegative,
+    ImUseridTooLarge,
+    ImUsernameMissing,
+    ImPasswordMissing,
+    /// A rule of the service that the reasons above do not name.
+    Refused(String),
+}
+
+impl Reason {
+    /// The reason for a rule the service's constructor found broken. A
+    /// column that is not UTF-8 reaches the constructor as a value of the
+    /// wrong kind.
+    fn of(invalid: &InvalidInput) -> Reason {
+        match (invalid.field(), invalid.rule()) {
+            (Field::UserId, Rule::NotAString) => Reason::UserIdNotUtf8,
+            (Field::UserId, Rule::Required) => Reason::UserIdNull,
+            (Field::UserId, Rule::Empty) => Reason::UserIdEmpty,
+            (Field::UserId, Rule::TooLong { .. }) => Reason::UserIdTooLong,
+            (Field::UserId, Rule::ControlCharacters) => Reason::UserIdControlCharacter,
+            (Field::Nick, Rule::NotAString) => Reason::NickNotUtf8,
+            (Field::Nick, Rule::TooLong { .. }) => Reason::NickTooLong,
+            (Field::Avatar, Rule::NotAString) => Reason::AvatarNotUtf8,
+            (Field::Avatar, Rule::TooLong { .. }) => Reason::AvatarTooLong,
+            (Field::Extends, Rule::NotAnObjectOfStrings) => Reason::ExtendsNotObject,
+            (Field::Extends, Rule::TooManyEntries { .. }) => Reason::ExtendsTooManyEntries,
+            (Field::ExtendsValue(_), Rule::NotAString) => Reason::ExtendsNonStringValue,
+            (Field::ExtendsKey(_), Rule::Empty) => Reason::ExtendsKeyEmpty,
+            (Field::ExtendsKey(_), Rule::TooLong { .. }) => Reason::ExtendsKeyTooLong,
+            (Field::ExtendsValue(_), Rule::TooLong { .. }) => Reason::ExtendsValueTooLong,
+            _ => Reason::Refused(invalid.to_string()),
+        }
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Reason::UserIdNotUtf8 => "user_id_not_utf8",
+            Reason::NickNotUtf8 => "nick_not_utf8",
+            Reason::AvatarNotUtf8 => "avatar_not_utf8",
+            Reason::ExtendsNotUtf8 => "extends_not_utf8",
+            Reason::ImUsernameNotUtf8 => "im_username_not_utf8",
+            Reason::ImPasswordNotUtf8 => "im_password_not_utf8",
+            Reason::UserIdNull => "user_id_null",
+            Reason::UserIdEmpty => "user_id_empty",
+            Reason::UserIdTooLong => "user_id_too_long",
+            Reason::UserIdControlCharacter => "user_id_control_character",
+            Reason::NickTooLong => "nick_too_long",
+            Reason::AvatarTooLong => "avatar_too_long",
+            Reason::ExtendsNotJson => "extends_not_json",
+            Reason::ExtendsNotObject => "extends_not_object",
+            Reason::ExtendsTooManyEntries => "extends_too_many_entries",
+            Reason::ExtendsNonStringValue => "extends_non_string_value",
+            Reason::ExtendsKeyEmpty => "extends_key_empty",
+            Reason::ExtendsKeyTooLong => "extends_key_too_long",
+            Reason::ExtendsValueTooLong => "extends_value_too_long",
+            Reason::ImUseridMissing => "im_userid_missing",
+            Reason::ImUseridNegative => "im_userid_negative",
+            Reason::ImUseridTooLarge => "im_userid_too_large",
+            Reason::ImUsernameMissing => "im_username_missing",
+            Reason::ImPasswordMissing => "im_password_missing",
+            Reason::Refused(why) => return write!(f, "refused by the service: {why}"),
+        })
+    }
+}
+
+/// A text column as found: `NULL` is left out, bytes that are not UTF-8
+/// are of the wrong kind.
+fn text(bytes: &Option<Vec<u8>>) -> Given<String> {
+    match bytes.as_deref().map(std::str::from_utf8) {
+        None => Given::Absent,
+        Some(Ok(text)) => Given::Value(text.to_owned()),
+        Some(Err(_)) => Given::WrongKind,
+    }
+}
+
 pub fn classify(row: &SourceRow, zone: UtcOffset) -> Class {
     if row.deleted {
         return Class::Deleted;
     }
-    let mut reasons: Vec<String> = Vec::new();
-    let mut text = |bytes: &Option<Vec<u8>>, column: &str| match bytes.as_deref().map(std::str::from_utf8) {
-        None => None,
-        Some(Ok(text)) => Some(text.to_owned()),
-        Some(Err(_)) => {
-            reasons.push(format!("{column}_not_utf8"));
-            None
-        }
-    };
-    let user_id = text(&row.user_id, "user_id");
-    let nick = text(&row.nick, "nick").unwrap_or_default();
-    let avatar = text(&row.avatar, "avatar").unwrap_or_default();
-    let extends_text = text(&row.extends, "extends");
-    let im_username = text(&row.im_username, "im_username").unwrap_or_default();
-    let im_password = text(&row.im_password, "im_password").unwrap_or_default();
-    let mut add = |reason: &str, applies: bool| {
+    // Ordered and each once, whichever check finds it.
+    let mut reasons = BTreeSet::new();
+    let mut add = |reason: Reason, applies: bool| {
         if applies {
-            reasons.push(reason.to_owned());
+            reasons.insert(reason);
         }
     };
 
-    let id_chars = user_id.as_deref().map_or(0, |id| id.chars().count());
-    add("user_id_null", row.user_id.is_none());
-    add("user_id_empty", row.user_id.as_deref() == Some(b""));
-    add("user_id_too_long", id_chars > MAX_USER_ID_CHARS);
-    add(
-        "user_id_control_character",
-        user_id.as_deref().is_some_and(|id| id.chars().any(char::is_control)),
-    );
-    add("nick_too_long", nick.chars().count() > MAX_NICK_CHARS);
-    add("avatar_too_long", avatar.chars().count() > MAX_AVATAR_CHARS);
+    // The original service kept `extends` as JSON text; it reaches the
+    // constructor as the register endpoint's body would have carried it.
+    let extends = match text(&row.extends) {
+        Given::Value(json) => match serde_json::from_str::<Value>(&json) {
+            Ok(value) => given_extends(Some(&value)),
+            Err(_) => {
+                add(Reason::ExtendsNotJson, true);
+                Given::Absent
+            }
+        },
+        Given::WrongKind => {
+            add(Reason::ExtendsNotUtf8, true);
+            Given::Absent
+        }
+        Given::Absent => Given::Absent,
+    };
+    let user = NewUser::new(GivenUser {
+        user_id: text(&row.user_id),
+        nick: text(&row.nick),
+        avatar: text(&row.avatar),
+        extends,
+    });
 
-    let extends = match extends_text.as_deref().map(serde_json::from_str::<Value>) {
-        None => Value::Null,
-        Some(Ok(value)) => value,
-        Some(Err(_)) => {
-            add("extends_not_json", true);
-            Value::Null
+    let mut im_text = |bytes: &Option<Vec<u8>>, not_utf8: Reason| match text(bytes) {
+        Given::Value(text) => text,
+        Given::Absent => String::new(),
+        Given::WrongKind => {
+            add(not_utf8, true);
+            String::new()
         }
     };
-    match &extends {
-        Value::Null => {}
-        Value::Object(entries) => {
-            let any = |bad: &dyn Fn(&String, &Value) -> bool| entries.iter().any(|(k, v)| bad(k, v));
-            let chars = |s: &str| s.chars().count();
-            add("extends_too_many_entries", entries.len() > MAX_EXTENDS_ENTRIES);
-            add("extends_non_string_value", any(&|_, v| !v.is_string()));
-            add("extends_key_empty", any(&|k, _| k.is_empty()));
-            add("extends_key_too_long", any(&|k, _| chars(k) > MAX_EXTENDS_KEY_CHARS));
-            let long_value = |v: &Value| v.as_str().is_some_and(|v| chars(v) > MAX_EXTENDS_VALUE_CHARS);
-            add("extends_value_too_long", any(&|_, v| long_value(v)));
-        }
-        _ => add("extends_not_object", true),
-    }
-
+    let im_username = im_text(&row.im_username, Reason::ImUsernameNotUtf8);
+    let im_password = im_text(&row.im_password, Reason::ImPasswordNotUtf8);
     let im_userid = row.im_userid.unwrap_or(0);
-    add("im_userid_missing", im_userid == 0);
-    add("im_userid_negative", im_userid < 0);
-    add("im_userid_too_large", im_userid > i128::from(MAX_IM_USERID));
-    add("im_username_missing", im_username.is_empty());
-    add("im_password_missing", im_password.is_empty());
-    let (Ok(im_userid), true) = (i64::try_from(im_userid), reasons.is_empty()) else {
-        return Class::Invalid { reasons };
-    };
+    add(Reason::ImUseridMissing, im_userid == 0);
+    add(Reason::ImUseridNegative, im_userid < 0);
+    add(Reason::ImUseridTooLarge, im_userid > i128::from(MAX_IM_USERID));
+    add(Reason::ImUsernameMissing, im_username.is_empty());
+    add(Reason::ImPasswordMissing, im_password.is_empty());
 
-    // What the register endpoint would make of this user.
-    let body = serde_json::json!({"user_id": user_id, "nick": nick, "avatar": avatar, "extends": extends});
-    match input::new_user(body.to_string().as_bytes()) {
-        Ok(user) => Class::Valid(ImportedUser {
+    match (user, i64::try_from(im_userid)) {
+        (Ok(user), Ok(im_userid)) if reasons.is_empty() => Class::Valid(ImportedUser {
             user,
             im: ImAccount {
                 im_userid,
@@ -138,9 +222,14 @@ pub fn classify(row: &SourceRow, zone: UtcOffset) -> Class {
             created_at: millis(row.created_at, zone),
             updated_at: millis(row.updated_at, zone),
         }),
-        Err(refused) => Class::Invalid {
-            reasons: vec![format!("refused by the service: {}", refused.message())],
-        },
+        (user, _) => {
+            if let Err(broken) = user {
+                reasons.extend(broken.iter().map(Reason::of));
+            }
+            Class::Invalid {
+                reasons: reasons.iter().map(Reason::to_string).collect(),
+            }
+        }
     }
 }
 
@@ -346,6 +435,44 @@ mod tests {
             reasons(|r| r.extends = Some(many.into_bytes())),
             ["extends_too_many_entries"]
         );
+    }
+
+    #[test]
+    fn each_rule_a_field_breaks_is_listed() {
+        assert_eq!(
+            reasons(|r| r.user_id = Some(format!("{}\t", "u".repeat(64)).into_bytes())),
+            ["user_id_too_long", "user_id_control_character"]
+        );
+        assert_eq!(
+            reasons(|r| {
+                r.nick = Some(vec![0xff]);
+                r.avatar = Some(vec![0xfe]);
+                r.extends = Some(vec![0xc3]);
+                r.im_username = Some(vec![0xff]);
+            }),
+            [
+                "nick_not_utf8",
+                "avatar_not_utf8",
+                "extends_not_utf8",
+                "im_username_not_utf8",
+                "im_username_missing"
+            ]
+        );
+        let many: Vec<String> = (0..65).map(|i| format!(r#""k{i}":{i}"#)).collect();
+        assert_eq!(
+            reasons(|r| r.extends = Some(format!("{{{}}}", many.join(",")).into_bytes())),
+            ["extends_too_many_entries", "extends_non_string_value"]
+        );
+    }
+
+    #[test]
+    fn a_rule_without_a_reason_of_its_own_is_named_in_the_services_words() {
+        let unnamed = InvalidInput::new(Field::UserId, Rule::Unchangeable);
+        assert_eq!(
+            Reason::of(&unnamed).to_string(),
+            "refused by the service: user_id: cannot be changed; leave it out of the body"
+        );
+        assert!(Reason::UserIdNull < Reason::of(&unnamed));
     }
 
     #[test]

@@ -1,11 +1,12 @@
 //! `qnlive-user-import`: the original QNLiveKit service's MySQL users into
-//! this service's DynamoDB table (issue 12; docs/MIGRATION.md).
+//! this service's DynamoDB table (docs/MIGRATION.md).
 //!
 //! The report goes to stdout, progress and errors to stderr. An error is
 //! one line, `qnlive-user-import: error: ...`, with exit status 1; it never
 //! holds the MySQL password.
 
 mod classify;
+mod dynamodb;
 mod options;
 mod progress;
 mod report;

@@ -25,8 +25,11 @@ usage: qnlive-user-import --mysql-url mysql://USER[:PASS]@HOST[:PORT]/DB [option
   -h, --help          this text
   -V, --version       the version
 
-DynamoDB comes from the standard variables: AWS_REGION, AWS_ACCESS_KEY_ID,
-AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_ENDPOINT_URL_DYNAMODB.
+AWS credentials and region as the AWS CLI finds them: AWS_PROFILE (a profile
+in ~/.aws/config: SSO or a role to assume), or AWS_REGION,
+AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN; web identity,
+container and instance credentials too. AWS_ENDPOINT_URL_DYNAMODB for
+DynamoDB Local.
 Exit status: 0 done (conflicts and invalid rows are listed, not errors);
 2 done but some rows could not be written (run again); 1 stopped by an error.
 ";
@@ -49,8 +52,10 @@ pub struct Options {
     pub dry_run: bool,
     pub page_size: u32,
     pub concurrency: usize,
-    /// Test only (hidden): abort the process, as a crash would, once this
-    /// many writes have been started.
+    /// For the tests only, and only in debug builds (the release binary
+    /// does not know the flag): abort the process, as a crash would, once
+    /// this many writes have been started.
+    #[cfg(debug_assertions)]
     pub crash_after_writes: Option<u64>,
 }
 
@@ -69,7 +74,9 @@ pub fn parse(
     use lexopt::prelude::*;
     let mut parser = lexopt::Parser::from_args(args);
     let (mut url, mut mysql_table, mut users_table) = (None, None, None);
-    let (mut time_zone, mut dry_run, mut crash) = (UtcOffset::UTC, false, None);
+    let (mut time_zone, mut dry_run) = (UtcOffset::UTC, false);
+    #[cfg(debug_assertions)]
+    let mut crash = None;
     let (mut page_size, mut concurrency) = (DEFAULT_PAGE_SIZE, DEFAULT_CONCURRENCY);
     loop {
         let arg = match parser.next() {
@@ -93,6 +100,7 @@ pub fn parse(
             Long("time-zone") => time_zone = parse_time_zone(&text(parser.value(), &name)?)?,
             Long("page-size") => page_size = number(parser.value(), &name, 1, MAX_PAGE_SIZE)?,
             Long("concurrency") => concurrency = number(parser.value(), &name, 1, MAX_CONCURRENCY)?,
+            #[cfg(debug_assertions)]
             Long("crash-after-writes") => crash = Some(number(parser.value(), &name, 0, u64::MAX)?),
             _ => return Err(format!("unknown option {name} (see --help)")),
         }
@@ -112,6 +120,7 @@ pub fn parse(
         dry_run,
         page_size,
         concurrency,
+        #[cfg(debug_assertions)]
         crash_after_writes: crash,
     }))
 }

@@ -11,7 +11,7 @@ use crate::options::Options;
 use crate::progress::Progress;
 use crate::report::{Listed, Report};
 use crate::source::Source;
-use qnlive_user_api::store::{dynamodb_client, DynamoDbStore, ImportOutcome, ImportedUser, StoreError};
+use qnlive_user_api::store::{DynamoDbStore, ImportOutcome, ImportedUser, StoreError};
 use qnlive_user_api::telemetry::ErrorChain;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
@@ -44,7 +44,7 @@ pub async fn import(options: &Options, report: &mut Report) -> Result<(), String
 
 async fn import_rows(options: &Options, report: &mut Report) -> Result<(), String> {
     let table = &options.users_table;
-    let client = dynamodb_client().map_err(|e| format!("DynamoDB: {e}"))?;
+    let client = crate::dynamodb::client().await?;
     let region = client.config().region().map_or(String::new(), |r| format!(" in {r}"));
     let store = DynamoDbStore::new(client, table);
     match store.table_exists().await {
@@ -65,7 +65,9 @@ async fn import_rows(options: &Options, report: &mut Report) -> Result<(), Strin
     let reader = tokio::spawn(read_pages(source, pages));
     let mut progress = Progress::new(total);
     let mut writes = JoinSet::new();
-    let (mut started_writes, mut largest_written) = (0u64, None);
+    let mut largest_written = None;
+    #[cfg(debug_assertions)]
+    let mut started_writes = 0u64;
     let mut settle = |written: Written, report: &mut Report, progress: &mut Progress| {
         progress.advance(1);
         let listed = |detail| Listed::new(written.id, written.user_id.as_deref(), detail);
@@ -117,11 +119,14 @@ async fn import_rows(options: &Options, report: &mut Report) -> Result<(), Strin
             }
             report.waited_for_dynamodb += waiting.elapsed();
             writes.spawn(write(store.clone(), row, user, options.dry_run));
-            started_writes += 1;
-            if options.crash_after_writes == Some(started_writes) {
-                // Test only: die as a crash would, with writes in flight.
-                tokio::time::sleep(Duration::from_millis(20)).await;
-                std::process::abort();
+            #[cfg(debug_assertions)]
+            {
+                started_writes += 1;
+                if options.crash_after_writes == Some(started_writes) {
+                    // Test only: die as a crash would, with writes in flight.
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    std::process::abort();
+                }
             }
             while let Some(done) = writes.try_join_next() {
                 settle(joined(Some(done))?, report, &mut progress);

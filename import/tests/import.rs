@@ -3,7 +3,7 @@
 //! from tests/import/gen_dataset.py (every NULL combination, unicode, huge
 //! im_userids, soft-deleted and invalid rows) imported by the real binary,
 //! each stored item compared with the item the generator says the row must
-//! become (issue 12's promises 1-7).
+//! become (what docs/MIGRATION.md promises).
 //!
 //! Each test has its own MySQL table and DynamoDB table.
 
@@ -16,14 +16,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-/// The API tests' fault-injecting proxy between the SDK and DynamoDB Local.
-#[path = "../../tests/api/helpers/fault_proxy.rs"]
-#[allow(dead_code)]
-mod fault_proxy;
-
-#[path = "../../tests/api/helpers/dynamodb_local.rs"]
-mod dynamodb_local;
-use dynamodb_local::dynamodb_endpoint;
+use qnlive_test_support::dynamodb_local::dynamodb_endpoint;
+use qnlive_test_support::fault_proxy;
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -585,6 +579,138 @@ async fn bad_input_is_one_clear_line_and_never_the_password() {
     // The password may come from MYSQL_PASSWORD instead of the URL.
     let out = report(&f.import_with(&no_password, &["--dry-run"], &[("MYSQL_PASSWORD", &password)]));
     assert_eq!(out.count("would import"), f.expected_items().len() as u64);
+}
+
+/// Files of the AWS CLI's kind in a directory of their own, and the
+/// variables that point the import at them and nothing else: no
+/// credentials or region in the environment, no ~/.aws, and no instance
+/// metadata service (tests never reach for its link-local address, inside
+/// the test command's network namespace or not).
+struct AwsFiles {
+    dir: std::path::PathBuf,
+}
+
+impl AwsFiles {
+    fn new(config: &str, credentials: &str) -> AwsFiles {
+        let dir = std::env::temp_dir().join(unique("aws-files"));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("config"), config).unwrap();
+        std::fs::write(dir.join("credentials"), credentials).unwrap();
+        AwsFiles { dir }
+    }
+
+    fn apply(&self, command: &mut Command) {
+        for name in [
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_SESSION_TOKEN",
+            "AWS_REGION",
+            "AWS_DEFAULT_REGION",
+            "AWS_PROFILE",
+        ] {
+            command.env_remove(name);
+        }
+        command
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("HOME", &self.dir)
+            .env("AWS_CONFIG_FILE", self.dir.join("config"))
+            .env("AWS_SHARED_CREDENTIALS_FILE", self.dir.join("credentials"));
+    }
+}
+
+impl Drop for AwsFiles {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn env_var(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| panic!("{name} is set by scripts/test.sh"))
+}
+
+/// The operator's way (docs/MIGRATION.md): credentials and region from a
+/// named profile, nothing in the environment but AWS_PROFILE.
+#[tokio::test]
+async fn credentials_and_region_come_from_the_profile_named_by_aws_profile() {
+    let f = Fixture::new(&["50"]).await;
+    let files = AwsFiles::new(
+        &format!("[profile qnlive-import]\nregion = {}\n", env_var("AWS_REGION")),
+        // DynamoDB Local keeps a database per access key: the suite's.
+        &format!(
+            "[qnlive-import]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
+            env_var("AWS_ACCESS_KEY_ID"),
+            env_var("AWS_SECRET_ACCESS_KEY")
+        ),
+    );
+    let mut command = f.command(&mysql_url(), &[], &[]);
+    files.apply(&mut command);
+    let output = command.env("AWS_PROFILE", "qnlive-import").output().unwrap();
+    let imported = report(&output);
+    assert_eq!(imported.count("imported"), f.expected_items().len() as u64);
+    assert_eq!(f.users().await, f.expected_items());
+
+    let mut other = f.command(&mysql_url(), &[], &[]);
+    files.apply(&mut other);
+    let output = other.env("AWS_PROFILE", "no-such-profile").output().unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("(AWS_PROFILE)"), "the profile has no region: {stderr}");
+}
+
+/// No credentials anywhere: one line naming what to set, also when a
+/// source in the chain never answers (here a container credentials
+/// endpoint that accepts and stalls), never a hang.
+#[tokio::test]
+async fn without_credentials_or_region_the_error_is_one_line_naming_what_to_set() {
+    let stalled = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let stalled_url = format!("http://{}/credentials", stalled.local_addr().unwrap());
+    let held = tokio::spawn(async move {
+        let mut connections = Vec::new();
+        while let Ok((connection, _)) = stalled.accept().await {
+            connections.push(connection);
+        }
+    });
+    let files = AwsFiles::new("", "");
+    let run = |env: &[(&str, &str)]| {
+        let mut command = Command::new(BINARY);
+        command.args(["--mysql-url", &mysql_url(), "--users-table", "any-table"]);
+        files.apply(&mut command);
+        command.envs(env.iter().copied());
+        async move {
+            let started = std::time::Instant::now();
+            let output = tokio::task::spawn_blocking(move || command.output().unwrap())
+                .await
+                .unwrap();
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(30),
+                "{:?}",
+                started.elapsed()
+            );
+            assert_eq!(output.status.code(), Some(1));
+            let stderr = String::from_utf8(output.stderr).unwrap();
+            assert_eq!(stderr.lines().count(), 1, "{stderr}");
+            stderr
+        }
+    };
+    for env in [
+        vec![("AWS_REGION", "us-east-1")],
+        vec![
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_CONTAINER_CREDENTIALS_FULL_URI", stalled_url.as_str()),
+        ],
+    ] {
+        let no_credentials = run(&env).await;
+        assert!(
+            no_credentials.starts_with("qnlive-user-import: error: no AWS credentials found")
+                && no_credentials.contains("set AWS_PROFILE")
+                && no_credentials.contains("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"),
+            "{no_credentials}"
+        );
+    }
+    let no_region = run(&[]).await;
+    assert!(no_region.contains("no AWS region: set AWS_REGION"), "{no_region}");
+    held.abort();
 }
 
 /// scripts/mariadb.sh serves TLS with a self-signed certificate.

@@ -1,6 +1,6 @@
 //! A user's id: the key of every endpoint, parsed once and trusted after.
 
-use super::validation::{check_length, InvalidInput, MAX_USER_ID_CHARS};
+use super::validation::{Checks, Field, InvalidInput, Rule, Violations, MAX_USER_ID_CHARS};
 use serde::Serialize;
 use std::borrow::Borrow;
 use std::fmt;
@@ -11,21 +11,28 @@ use std::fmt;
 /// store any text in them.
 ///
 /// It serializes as the plain string; it has no `Deserialize`, so that
-/// every id goes through [`UserId::parse`].
+/// every id goes through [`UserId::parse`] (or, inside the domain, through
+/// [`UserId::check`] in a constructor that finishes its checks).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(transparent)]
-pub struct UserId(String);
+pub struct UserId(pub(super) String);
 
 impl UserId {
-    /// `field` names the value in the error (`user_id`, `user_ids[2]`, ...).
-    pub fn parse(value: String, field: &str) -> Result<Self, InvalidInput> {
-        check_length(&value, field, 1, MAX_USER_ID_CHARS)?;
+    /// `field` names the value in the error (`Field::UserId`,
+    /// `Field::RequestedId(2)`, ...); the error is the first rule broken.
+    pub fn parse(value: String, field: impl Into<Field>) -> Result<Self, InvalidInput> {
+        let mut checks = Checks::default();
+        Self::check(&mut checks, &value, field.into());
+        checks.finish(UserId(value)).map_err(Violations::into_first)
+    }
+
+    /// Every rule `value` breaks as an id: the length first, then the
+    /// characters (an import reports both).
+    pub(super) fn check(checks: &mut Checks, value: &str, field: Field) {
+        checks.length(value, || field.clone(), 1, MAX_USER_ID_CHARS);
         if value.chars().any(char::is_control) {
-            return Err(InvalidInput::new(format!(
-                "{field}: must not contain control characters"
-            )));
+            checks.fail(field, Rule::ControlCharacters);
         }
-        Ok(UserId(value))
     }
 
     pub fn as_str(&self) -> &str {
@@ -67,10 +74,26 @@ mod tests {
             ("a\u{7}b", "user_id: must not contain control characters"),
             ("a\nb", "user_id: must not contain control characters"),
         ] {
-            assert_eq!(UserId::parse(bad.into(), "user_id").unwrap_err().message(), why);
+            assert_eq!(UserId::parse(bad.into(), Field::UserId).unwrap_err().to_string(), why);
         }
-        let long = UserId::parse("u".repeat(65), "users[2].user_id").unwrap_err();
-        assert_eq!(long.message(), "users[2].user_id: at most 64 characters, got 65");
+        let long = UserId::parse("u".repeat(65), Field::UserId).unwrap_err().in_batch(2);
+        assert_eq!(long.to_string(), "users[2].user_id: at most 64 characters, got 65");
+        let both = UserId::parse(format!("{}\n", "u".repeat(64)), Field::RequestedId(1)).unwrap_err();
+        assert_eq!(both.to_string(), "user_ids[1]: at most 64 characters, got 65");
+    }
+
+    #[test]
+    fn checking_an_id_names_every_rule_it_breaks() {
+        let mut checks = Checks::default();
+        UserId::check(&mut checks, &format!("{}\u{7}", "u".repeat(64)), Field::UserId);
+        let broken: Vec<String> = checks.finish(()).unwrap_err().iter().map(ToString::to_string).collect();
+        assert_eq!(
+            broken,
+            [
+                "user_id: at most 64 characters, got 65",
+                "user_id: must not contain control characters"
+            ]
+        );
     }
 
     #[test]

@@ -3,10 +3,11 @@
 //! authenticated requests: path ids, query and body are not even decoded
 //! before.
 
+use super::decode;
 use super::envelope::Data;
 use super::error::ApiError;
 use super::routes::{path_user_id, Route};
-use crate::domain::{input, User};
+use crate::domain::User;
 use crate::metrics;
 use crate::usecases::UserService;
 use serde_json::value::to_raw_value;
@@ -35,11 +36,11 @@ pub struct Input<'a> {
 pub async fn call(users: &UserService, route: Route<'_>, input: Input<'_>) -> Result<Data, ApiError> {
     match route {
         Route::Register => {
-            users.register(&input::new_user(input.body)?, input.work_end).await?;
+            users.register(&decode::new_user(input.body)?, input.work_end).await?;
             Ok(None)
         }
         Route::RegisterBatch => {
-            let batch = input::new_users(input.body)?;
+            let batch = decode::new_users(input.body)?;
             metrics::record_batch_size(batch.len());
             let report = users.register_batch(&batch, input.work_end).await?;
             if report.not_registered.is_empty() {
@@ -50,7 +51,7 @@ pub async fn call(users: &UserService, route: Route<'_>, input: Input<'_>) -> Re
         }
         Route::Update(segment) => {
             let user_id = path_user_id(segment)?;
-            let changes = input::user_changes(input.body, &user_id)?;
+            let changes = decode::user_changes(input.body, &user_id)?;
             users.update(&user_id, &changes).await?;
             Ok(None)
         }
@@ -73,7 +74,7 @@ async fn one(users: &UserService, segment: &str, end: Instant, view: View) -> Re
 /// Batch info/profile: request order, repeats collapsed, unknown ids left
 /// out.
 async fn many(users: &UserService, input: Input<'_>, view: View) -> Result<Data, ApiError> {
-    let ids = input::user_ids(input.query, input.body)?;
+    let ids = decode::user_ids(input.query, input.body)?;
     metrics::record_batch_size(ids.sent);
     let found = users.users(&ids.unique, input.work_end, MAX_REPLY_DATA_BYTES).await?;
     let data = match view {

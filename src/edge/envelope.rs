@@ -63,6 +63,9 @@ fn log_cause(error: &ApiError) {
     match error {
         ApiError::Internal(_) => tracing::error!(error = %ErrorChain(error), "internal error"),
         ApiError::DatabaseUnavailable(_) => tracing::warn!(error = %ErrorChain(error), "database unavailable"),
+        ApiError::KeysUnavailable => tracing::warn!(
+            "authentication unavailable: the Qiniu keys have not been read yet (see the \"could not read\" line)"
+        ),
         _ => {}
     }
 }

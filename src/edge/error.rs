@@ -41,6 +41,11 @@ pub enum ApiError {
     /// request ran out of time waiting for it.
     #[error("database unavailable")]
     DatabaseUnavailable(#[source] BoxError),
+    /// The keys that signatures are checked with could not be read
+    /// (Secrets Manager unreachable since the start): a signed request can
+    /// be neither accepted nor refused.
+    #[error("authentication unavailable")]
+    KeysUnavailable,
     /// Anything unexpected.
     #[error("internal error")]
     Internal(#[source] BoxError),
@@ -55,7 +60,7 @@ impl ApiError {
             ApiError::UserNotFound | ApiError::UnknownPath => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::UserAlreadyExists => StatusCode::CONFLICT,
-            ApiError::DatabaseUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::DatabaseUnavailable(_) | ApiError::KeysUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -83,6 +88,7 @@ impl ApiError {
             ApiError::MethodNotAllowed(_) => "method not allowed".into(),
             ApiError::UserAlreadyExists => "user already exists".into(),
             ApiError::DatabaseUnavailable(_) => "database unavailable".into(),
+            ApiError::KeysUnavailable => "authentication unavailable".into(),
             ApiError::Internal(_) => "internal error".into(),
         }
     }
@@ -94,7 +100,7 @@ impl ApiError {
 
 impl From<InvalidInput> for ApiError {
     fn from(invalid: InvalidInput) -> Self {
-        ApiError::BadRequest(invalid.into_message())
+        ApiError::BadRequest(invalid.to_string())
     }
 }
 
@@ -158,6 +164,7 @@ mod tests {
                 602,
                 "database unavailable",
             ),
+            (ApiError::KeysUnavailable, 503, 503, "authentication unavailable"),
             (ApiError::Internal(source()), 500, 500, "internal error"),
         ];
         for (error, status, code, message) in cases {

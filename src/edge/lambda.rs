@@ -118,15 +118,10 @@ fn is_query_byte(b: u8) -> bool {
     !(b < 0x20 || b == 0x7f || b" \"#<>".contains(&b))
 }
 
-/// The event builder the API tests and fuzz targets use.
-#[cfg(test)]
-#[path = "../../tests/api/helpers/event.rs"]
-pub(super) mod event;
-
 #[cfg(test)]
 mod tests {
-    use super::event::HttpApiEvent;
     use super::*;
+    use qnlive_test_support::event::HttpApiEvent;
 
     fn v2_event(raw_path: &str, raw_query: &str, host: &str) -> LambdaRequest {
         let event = HttpApiEvent::new("GET", raw_path).query(raw_query).header("host", host);

@@ -5,6 +5,7 @@
 //! the store.
 
 pub mod auth;
+pub mod decode;
 mod endpoints;
 mod envelope;
 pub mod error;
@@ -16,6 +17,7 @@ pub use endpoints::MAX_REPLY_DATA_BYTES;
 pub use request::{DEFAULT_BUDGET, REPLY_MARGIN};
 
 use crate::metrics::{self, RequestMetrics};
+use crate::secrets::Refreshing;
 use crate::usecases::UserService;
 use auth::{KeyRing, SignedRequest};
 use envelope::Data;
@@ -54,8 +56,11 @@ pub struct EdgeSettings {
 
 #[derive(Clone, Debug)]
 pub enum AuthMode {
-    /// Requests must carry a valid token made with one of these keys.
-    Keys(KeyRing),
+    /// Requests must carry a valid token made with one of these keys: fixed
+    /// (from the environment) or read from Secrets Manager, and then read
+    /// again at most once a minute, so that a key added to the secret is
+    /// accepted, and one removed refused, within a minute.
+    Keys(Refreshing<KeyRing>),
     /// `AUTH_DISABLED=true`: every request is let in.
     Disabled,
     /// Neither keys nor an explicit opt-out: every request is refused.
@@ -82,12 +87,16 @@ struct OutOfTime;
 impl App {
     pub fn new(settings: EdgeSettings, users: UserService) -> Self {
         match &settings.auth {
-            AuthMode::Keys(keys) => {
-                tracing::info!(access_keys = ?keys.access_keys().collect::<Vec<_>>(), "authentication on")
-            }
+            AuthMode::Keys(keys) => match keys.current() {
+                Some(ring) => {
+                    tracing::info!(access_keys = ?ring.access_keys().collect::<Vec<_>>(), "authentication on")
+                }
+                None => tracing::info!("authentication on, with keys read from {keys:?}"),
+            },
             AuthMode::Disabled => tracing::warn!("AUTH_DISABLED=true: requests are not authenticated"),
             AuthMode::NoKeysConfigured => tracing::error!(
-                "QINIU_KEYS is empty and AUTH_DISABLED is not true: every request will be refused with 401"
+                "neither QINIU_KEYS_SECRET_ID nor QINIU_KEYS is set, and AUTH_DISABLED is not true: \
+                 every request will be refused with 401"
             ),
         }
         App {
@@ -104,12 +113,22 @@ impl App {
         self
     }
 
-    /// Init-time work, bounded so that an unreachable DynamoDB delays the
-    /// start by at most `limit`. A failure is logged and left for the first
-    /// request to retry.
+    /// Init-time work, bounded so that an unreachable DynamoDB or Secrets
+    /// Manager delays the start by at most `limit`: the keys are read and
+    /// DynamoDB warmed up at the same time. A failure is logged and left
+    /// for later requests to retry.
     pub async fn warm_up(&self, limit: Duration) {
+        let keys = async {
+            if let AuthMode::Keys(keys) = &self.settings.auth {
+                keys.refreshed().await;
+            }
+        };
         let started = Instant::now();
-        match tokio::time::timeout(limit, self.users.warm_up()).await {
+        let (warmed_up, _) = tokio::join!(
+            tokio::time::timeout(limit, self.users.warm_up()),
+            tokio::time::timeout(limit, keys)
+        );
+        match warmed_up {
             Ok(Ok(())) => tracing::info!(
                 elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
                 "ready: DynamoDB connection open"
@@ -194,7 +213,7 @@ impl App {
         if body.len() > MAX_BODY_BYTES {
             return Err(ApiError::bad_request("body: larger than 1 MiB"));
         }
-        self.authenticate(request, &path)?;
+        self.authenticate(request, &path).await?;
 
         let input = endpoints::Input {
             query: request.uri().query(),
@@ -204,12 +223,22 @@ impl App {
         endpoints::call(&self.users, route, input).await
     }
 
-    fn authenticate(&self, request: &Request, path: &RequestPath) -> Result<(), ApiError> {
+    async fn authenticate(&self, request: &Request, path: &RequestPath) -> Result<(), ApiError> {
         let keys = match &self.settings.auth {
             AuthMode::Disabled => return Ok(()),
             AuthMode::NoKeysConfigured => return Err(ApiError::BadToken),
             AuthMode::Keys(keys) => keys,
         };
+        // Refused without the keys: an unsigned request neither waits for
+        // a read of them nor learns whether they could be read.
+        if !auth::has_token(request.headers()) {
+            return Err(ApiError::BadToken);
+        }
+        // Read again first when a minute has passed since the last read (so
+        // that an unknown AK may be one just added, and a removed one is
+        // refused): at most once a minute, and waiting at most the read
+        // limit (1.5 s), whatever the traffic.
+        let keys = keys.refreshed().await.ok_or(ApiError::KeysUnavailable)?;
         let signed = SignedRequest {
             method: request.method().as_str(),
             paths: &path.signed_forms,
@@ -218,7 +247,7 @@ impl App {
             body: request.body(),
         };
         Ok(auth::verify(
-            keys,
+            &keys,
             &signed,
             self.settings.require_qiniu_date,
             SystemTime::now(),
@@ -228,10 +257,10 @@ impl App {
 
 #[cfg(test)]
 mod tests {
-    use super::lambda::event::HttpApiEvent;
     use super::*;
     use crate::usecases::testing::local_service;
     use lambda_http::{Context, RequestExt};
+    use qnlive_test_support::event::HttpApiEvent;
     use std::time::UNIX_EPOCH;
 
     fn open_app(users: UserService) -> App {

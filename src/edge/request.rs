@@ -143,9 +143,9 @@ fn strip_segment_prefix<'a>(path: &'a str, prefix: &str) -> &'a str {
 
 #[cfg(test)]
 mod tests {
-    use super::super::lambda::event::HttpApiEvent;
     use super::*;
     use lambda_http::Context;
+    use qnlive_test_support::event::HttpApiEvent;
 
     fn request(event: &HttpApiEvent) -> Request {
         lambda_http::request::from_str(&event.to_json().to_string()).unwrap()

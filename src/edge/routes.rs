@@ -4,7 +4,7 @@
 //! path parameters.
 
 use super::error::ApiError;
-use crate::domain::UserId;
+use crate::domain::{Field, UserId};
 use lambda_http::http::Method;
 use percent_encoding::percent_decode_str;
 
@@ -88,7 +88,7 @@ pub fn path_user_id(segment: &str) -> Result<UserId, ApiError> {
     let decoded = percent_decode_str(segment)
         .decode_utf8()
         .map_err(|_| ApiError::bad_request("user_id: the path segment is not valid UTF-8 once percent-decoded"))?;
-    Ok(UserId::parse(decoded.into_owned(), "user_id")?)
+    Ok(UserId::parse(decoded.into_owned(), Field::UserId)?)
 }
 
 #[cfg(test)]

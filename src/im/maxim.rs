@@ -26,10 +26,13 @@ impl MaximIm {
     }
 
     /// Opens the DynamoDB connection during Lambda's init, so that the
-    /// first request pays for none of it. The IM is not called: its
+    /// first request pays for none of it, and beside it reads the admin
+    /// token when it comes from Secrets Manager (a failure is logged, and
+    /// the first IM call tries again). The IM is not called: its
     /// connection is only worth opening for a register.
     pub async fn warm_up(&self) -> Result<(), ImError> {
-        Ok(self.store.touch().await?)
+        let (touched, ()) = tokio::join!(self.store.touch(), self.client.read_admin_token());
+        Ok(touched?)
     }
 
     /// Pending accounts: credentials chosen, no IM user id yet.

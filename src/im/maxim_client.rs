@@ -9,8 +9,15 @@
 //! `code` other than 200. Every call carries `app_id` and the admin token,
 //! as the original service sent them (registering needs no token, the two
 //! admin calls do, and a wrong token is then seen at once).
+//!
+//! The token may come from Secrets Manager: when the IM refuses it (HTTP
+//! 401 or 403, the answers its API documents for a bad `access-token`),
+//! the secret is read again (at most once a minute) and the call retried
+//! with the new token, so that rotating it needs no redeploy.
 
+use crate::backoff::Backoff;
 use crate::error::BoxError;
+use crate::secrets::Refreshing;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::{Method, Request, StatusCode};
@@ -28,7 +35,12 @@ use tokio::time::Instant;
 pub const ATTEMPT_TIMEOUT: Duration = Duration::from_millis(2_000);
 /// Attempts per call: the first and two retries.
 pub const MAX_ATTEMPTS: u32 = 3;
-const BACKOFF_BASE_MS: u64 = 50;
+/// The pause before retry 1 and 2 is drawn from up to 100 and 200 ms: the
+/// cap is never reached with three attempts.
+const BACKOFF: Backoff = Backoff {
+    base: Duration::from_millis(50),
+    cap: Duration::from_millis(200),
+};
 
 /// The IM's codes this client acts on.
 const OK: i64 = 200;
@@ -43,12 +55,13 @@ pub struct MaximSettings {
     pub api_url: String,
     /// `MAXIM_APP_ID`.
     pub app_id: String,
-    pub admin_token: AdminToken,
+    /// `MAXIM_ADMIN_TOKEN`, or read from `MAXIM_ADMIN_TOKEN_SECRET_ID`.
+    pub admin_token: Refreshing<AdminToken>,
 }
 
-/// `MAXIM_ADMIN_TOKEN`. No `Display`, and a `Debug` that hides it, so it
+/// The IM's admin token. No `Display`, and a `Debug` that hides it, so it
 /// cannot reach a log by accident.
-#[derive(Clone)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct AdminToken(String);
 
 impl AdminToken {
@@ -76,6 +89,11 @@ pub enum MaximError {
     /// The IM refused the call. Its message is left out: it may echo input.
     #[error("Lanying IM answered code {code} to {call}")]
     Refused { call: &'static str, code: i64 },
+    /// The IM refused the admin token, also after reading it again (or the
+    /// token is fixed): a wrong `MAXIM_ADMIN_TOKEN`, or a revoked token
+    /// still in the secret.
+    #[error("Lanying IM refused the admin token (HTTP {status}) for {call}")]
+    TokenRefused { call: &'static str, status: u16 },
     /// An answer this client cannot read.
     #[error("Lanying IM gave an unreadable answer to {call}")]
     Unreadable {
@@ -115,6 +133,10 @@ struct ImDatabaseFailed;
 #[derive(Debug, thiserror::Error)]
 #[error("data.user_id is missing or not an integer")]
 struct NoUserId;
+
+#[derive(Debug, thiserror::Error)]
+#[error("the admin token could not be read yet (Secrets Manager)")]
+struct NoToken;
 
 pub struct MaximClient {
     server: Server,
@@ -169,8 +191,15 @@ impl MaximClient {
             settings: MaximSettings {
                 api_url: "http://lanying.invalid".into(),
                 app_id: "app".into(),
-                admin_token: AdminToken::new("admin-token".into()),
+                admin_token: Refreshing::fixed("the admin token", AdminToken::new("admin-token".into())),
             },
+        }
+    }
+
+    /// Reads the admin token if it is not in memory yet.
+    pub async fn read_admin_token(&self) {
+        if self.settings.admin_token.current().is_none() {
+            self.settings.admin_token.refreshed().await;
         }
     }
 
@@ -225,7 +254,9 @@ impl MaximClient {
     /// One call with its retries, none of them past `end`. Retried: no
     /// connection, no answer in time, a 5xx, and the IM's code 20000.
     /// Retrying a register whose first answer was lost is safe: the second
-    /// attempt finds the name taken, and `ensure_account` adopts it.
+    /// attempt finds the name taken, and `ensure_account` adopts it. A
+    /// refused token is read again (as the policy allows) and, if it
+    /// changed, the call is sent once more with the new one.
     async fn send(
         &self,
         call: &'static str,
@@ -235,11 +266,39 @@ impl MaximClient {
         body: Option<&Value>,
         end: Instant,
     ) -> Result<Reply, MaximError> {
+        let tokens = &self.settings.admin_token;
+        let token = match tokens.current() {
+            Some(token) => token,
+            None => tokens.refreshed().await.ok_or_else(|| MaximError::Unavailable {
+                call,
+                source: Box::new(NoToken),
+            })?,
+        };
+        let (method, sent) = (&method, (call, path_and_query, as_user, body, end));
+        match self.send_with(&token, method, sent).await {
+            Err(refused @ MaximError::TokenRefused { .. }) => match tokens.refreshed().await {
+                Some(fresh) if fresh != token => {
+                    tracing::info!(call, "Lanying IM refused the admin token; trying the one read again");
+                    self.send_with(&fresh, method, sent).await
+                }
+                _ => Err(refused),
+            },
+            sent => sent,
+        }
+    }
+
+    /// [`Self::send`] with one token: its arguments, as sent.
+    async fn send_with(
+        &self,
+        token: &AdminToken,
+        method: &Method,
+        (call, path_and_query, as_user, body, end): (&'static str, &str, Option<i64>, Option<&Value>, Instant),
+    ) -> Result<Reply, MaximError> {
         let unavailable = |source: BoxError| MaximError::Unavailable { call, source };
         let mut last_failure: BoxError = Box::new(NoAnswer(Duration::ZERO));
         for attempt in 0..MAX_ATTEMPTS {
             if attempt > 0 {
-                let pause = backoff_delay(attempt);
+                let pause = BACKOFF.delay(attempt);
                 if Instant::now() + pause >= end {
                     break;
                 }
@@ -250,7 +309,7 @@ impl MaximClient {
                 break;
             }
             let request = self
-                .request(&method, path_and_query, as_user, body)
+                .request(method, path_and_query, token, as_user, body)
                 .map_err(|e| MaximError::Unreadable { call, source: e.into() })?;
             crate::metrics::count_im_call();
             let (status, bytes) = match tokio::time::timeout(limit, self.server.exchange(request)).await {
@@ -267,6 +326,12 @@ impl MaximClient {
             if status.is_server_error() {
                 last_failure = Box::new(HttpStatus(status));
                 continue;
+            }
+            if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
+                return Err(MaximError::TokenRefused {
+                    call,
+                    status: status.as_u16(),
+                });
             }
             if !status.is_success() {
                 return Err(MaximError::Unreadable {
@@ -289,6 +354,7 @@ impl MaximClient {
         &self,
         method: &Method,
         path_and_query: &str,
+        token: &AdminToken,
         as_user: Option<i64>,
         body: Option<&Value>,
     ) -> Result<Request<Full<Bytes>>, hyper::http::Error> {
@@ -296,7 +362,7 @@ impl MaximClient {
             .method(method)
             .uri(format!("{}{path_and_query}", self.settings.api_url))
             .header("app_id", &self.settings.app_id)
-            .header("access-token", &self.settings.admin_token.0);
+            .header("access-token", &token.0);
         if let Some(user_id) = as_user {
             request = request.header("user_id", user_id);
         }
@@ -319,42 +385,26 @@ fn user_id_of(call: &'static str, reply: &Reply) -> Result<i64, MaximError> {
     }
 }
 
-/// Full jitter from 0 up to 50 ms × 2^attempt.
-fn backoff_delay(attempt: u32) -> Duration {
-    let ceiling = BACKOFF_BASE_MS << attempt.min(8);
-    let mut random = [0u8; 8];
-    let jitter = match getrandom::getrandom(&mut random) {
-        Ok(()) => u64::from_le_bytes(random) % (ceiling + 1),
-        Err(_) => ceiling / 2,
-    };
-    Duration::from_millis(jitter)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn the_admin_token_never_shows_in_debug_output() {
+        let token = AdminToken::new("tok-9f8e7d".into());
         let settings = MaximSettings {
             api_url: "https://im.example.com".into(),
             app_id: "app".into(),
-            admin_token: AdminToken::new("tok-9f8e7d".into()),
+            admin_token: Refreshing::fixed("the token", token.clone()),
         };
         assert!(!format!("{settings:?}").contains("tok-9f8e7d"));
-        assert_eq!(format!("{:?}", settings.admin_token), "AdminToken(<redacted>)");
+        assert_eq!(format!("{token:?}"), "AdminToken(<redacted>)");
     }
 
     #[test]
-    fn backoff_is_full_jitter_from_zero_to_50_ms_doubled_per_attempt() {
-        for attempt in [0, 1] {
-            let ceiling = Duration::from_millis(50 << attempt);
-            let draws: Vec<Duration> = (0..4_000).map(|_| backoff_delay(attempt)).collect();
-            assert!(draws.iter().all(|d| *d <= ceiling), "attempt {attempt}");
-            // Both ends are drawn (each has a chance of 1 in 51 or 101 a draw).
-            assert_eq!(draws.iter().max(), Some(&ceiling), "attempt {attempt}");
-            assert_eq!(draws.iter().min(), Some(&Duration::ZERO), "attempt {attempt}");
-        }
+    fn retries_pause_up_to_100_then_200_ms() {
+        assert_eq!(BACKOFF.ceiling(1), Duration::from_millis(100));
+        assert_eq!(BACKOFF.ceiling(MAX_ATTEMPTS - 1), Duration::from_millis(200));
     }
 
     #[test]
@@ -413,7 +463,7 @@ mod tests {
         MaximClient::new(MaximSettings {
             api_url,
             app_id: "app".into(),
-            admin_token: AdminToken::new("token".into()),
+            admin_token: Refreshing::fixed("the token", AdminToken::new("token".into())),
         })
         .unwrap()
     }

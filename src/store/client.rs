@@ -2,14 +2,14 @@
 //! Lambda sets, on the one HTTPS stack of this crate (hyper 1 + rustls on
 //! ring), with the time limits below.
 
+use crate::aws::{endpoint_override, AwsEnvironment};
 use aws_sdk_dynamodb::config::interceptors::{
     BeforeSerializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
 };
 use aws_sdk_dynamodb::config::retry::RetryConfig;
 use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
-use aws_sdk_dynamodb::config::{BehaviorVersion, ConfigBag, Credentials, Intercept, Region, RuntimeComponents};
+use aws_sdk_dynamodb::config::{BehaviorVersion, ConfigBag, Intercept, Region, RuntimeComponents};
 use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
-use std::fmt;
 
 /// Limits on each DynamoDB call, chosen so that a stalled DynamoDB costs a
 /// request at most `OPERATION_TIMEOUT` per call, well inside the 10 s
@@ -30,26 +30,12 @@ pub mod limits {
     pub const MAX_BACKOFF: Duration = Duration::from_millis(500);
 }
 
-/// A variable Lambda always sets is missing (outside Lambda: export it).
-#[derive(Debug)]
-pub struct MissingAwsSetting(&'static str);
+pub use crate::aws::MissingAwsSetting;
 
-impl fmt::Display for MissingAwsSetting {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.0)
-    }
-}
-
-impl std::error::Error for MissingAwsSetting {}
-
-/// A client from the standard AWS variables: `AWS_REGION`, the credentials
-/// Lambda puts in `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and
-/// `AWS_SESSION_TOKEN`, and `AWS_ENDPOINT_URL_DYNAMODB` (or
-/// `AWS_ENDPOINT_URL`) when set.
-///
-/// This is what `aws-config` would find in a Lambda, without its profile
-/// files, SSO, STS and instance-metadata providers: measured, those take a
-/// third of the start-up time and a megabyte of the binary (BENCHMARKS.md).
+/// A client from the standard AWS variables (`crate::aws`): `AWS_REGION`,
+/// the credentials Lambda puts in `AWS_ACCESS_KEY_ID`,
+/// `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`, and
+/// `AWS_ENDPOINT_URL_DYNAMODB` (or `AWS_ENDPOINT_URL`) when set.
 pub fn dynamodb_client() -> Result<aws_sdk_dynamodb::Client, MissingAwsSetting> {
     dynamodb_client_from(|name| std::env::var(name).ok())
 }
@@ -58,19 +44,22 @@ pub fn dynamodb_client() -> Result<aws_sdk_dynamodb::Client, MissingAwsSetting> 
 pub fn dynamodb_client_from(
     var: impl Fn(&str) -> Option<String>,
 ) -> Result<aws_sdk_dynamodb::Client, MissingAwsSetting> {
-    let var = |name: &str| var(name).filter(|v| !v.is_empty());
-    let region = var("AWS_REGION")
-        .or_else(|| var("AWS_DEFAULT_REGION"))
-        .ok_or(MissingAwsSetting(
-            "AWS_REGION is not set (Lambda sets it; locally, export it)",
-        ))?;
-    let (Some(access_key), Some(secret_key)) = (var("AWS_ACCESS_KEY_ID"), var("AWS_SECRET_ACCESS_KEY")) else {
-        return Err(MissingAwsSetting(
-            "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set (Lambda sets them from the function's role)",
-        ));
-    };
-    let credentials = Credentials::new(access_key, secret_key, var("AWS_SESSION_TOKEN"), None, "environment");
+    let aws = AwsEnvironment::from_lookup(&var)?;
+    let mut config = with_limits(aws_sdk_dynamodb::Config::builder())
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(aws.region))
+        .credentials_provider(aws.credentials);
+    if let Some(endpoint) = endpoint_override(&var, "DYNAMODB") {
+        config = config.endpoint_url(endpoint);
+    }
+    Ok(aws_sdk_dynamodb::Client::from_conf(config.build()))
+}
 
+/// `config` on this crate's HTTPS stack, with the time limits and
+/// retries of [`limits`] and the call counting of the metrics; where and
+/// as whom it calls are the caller's (the function's environment, or the
+/// import tool's whole credential chain).
+pub fn with_limits(config: aws_sdk_dynamodb::config::Builder) -> aws_sdk_dynamodb::config::Builder {
     let http_client = aws_smithy_http_client::Builder::new()
         .tls_provider(Provider::Rustls(CryptoMode::Ring))
         .build_https();
@@ -83,18 +72,11 @@ pub fn dynamodb_client_from(
         .with_max_attempts(limits::MAX_ATTEMPTS)
         .with_initial_backoff(limits::INITIAL_BACKOFF)
         .with_max_backoff(limits::MAX_BACKOFF);
-    let mut config = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(region))
-        .credentials_provider(credentials)
+    config
         .http_client(http_client)
         .timeout_config(timeouts)
         .retry_config(retries)
-        .interceptor(CountCalls);
-    if let Some(endpoint) = var("AWS_ENDPOINT_URL_DYNAMODB").or_else(|| var("AWS_ENDPOINT_URL")) {
-        config = config.endpoint_url(endpoint);
-    }
-    Ok(aws_sdk_dynamodb::Client::from_conf(config.build()))
+        .interceptor(CountCalls)
 }
 
 /// Counts each call and each attempt of it for the request's metrics
@@ -132,17 +114,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn region_and_credentials_are_required_and_named() {
-        let none = dynamodb_client_from(|_| None).unwrap_err().to_string();
-        assert!(none.contains("AWS_REGION"), "{none}");
-        let region_only = dynamodb_client_from(|n| (n == "AWS_REGION").then(|| "us-east-1".into()))
+    fn the_client_takes_region_credentials_and_endpoint_from_the_variables() {
+        assert!(dynamodb_client_from(|_| None)
             .unwrap_err()
-            .to_string();
-        assert!(region_only.contains("AWS_ACCESS_KEY_ID"), "{region_only}");
-    }
-
-    #[test]
-    fn the_region_may_come_from_aws_default_region() {
+            .to_string()
+            .contains("AWS_REGION"));
         let vars = [
             ("AWS_DEFAULT_REGION", "eu-west-1"),
             ("AWS_ACCESS_KEY_ID", "a"),

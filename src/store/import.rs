@@ -1,5 +1,5 @@
 //! Users brought over from the original service's MySQL table (the
-//! `qnlive-user-import` tool, issue 12): the same item layout as a
+//! `qnlive-user-import` tool): the same item layout as a
 //! registration, written only where no item is, and the IM-id counter
 //! raised past the imported ids.
 

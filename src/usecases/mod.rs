@@ -91,7 +91,8 @@ impl UserService {
 
     /// Work worth doing during Lambda's init, before any request: opens the
     /// DynamoDB connection, leasing the first IM-id block when ids are
-    /// issued here.
+    /// issued here, and reads the IM's admin token when it comes from
+    /// Secrets Manager.
     pub async fn warm_up(&self) -> Result<(), ServiceError> {
         Ok(self.im.warm_up().await?)
     }

@@ -1,10 +1,11 @@
 //! The layers of `src/` depend one way only:
-//! `domain` ← `store` ← `im` ← `usecases` ← `edge` ← the wiring (`lib.rs`,
-//! `main.rs`, `config.rs`), with `telemetry`, `metrics`, `error` (the boxed
-//! cause every layer carries) and `backoff` below them all, knowing none of
-//! them. Rust allows cycles between the modules of one crate, so this test
-//! is what keeps the order: every `crate::<module>` a file names must be
-//! its own layer or one below it.
+//! `domain` ← `store` and `secrets` (the AWS services read) ← `im` ←
+//! `usecases` ← `edge` ← the wiring (`lib.rs`, `main.rs`, `config.rs`),
+//! with `telemetry`, `metrics`, `aws` (the standard AWS variables), `error`
+//! (the boxed cause every layer carries) and `backoff` below them all,
+//! knowing none of them. Rust allows cycles between the modules of one
+//! crate, so this test is what keeps the order: every `crate::<module>` a
+//! file names must be its own layer or one below it.
 
 use std::path::Path;
 
@@ -12,9 +13,9 @@ use std::path::Path;
 /// or lower.
 fn rank(module: &str) -> u8 {
     match module {
-        "telemetry" | "metrics" | "error" | "backoff" => 0,
+        "telemetry" | "metrics" | "aws" | "error" | "backoff" => 0,
         "domain" => 1,
-        "store" => 2,
+        "store" | "secrets" => 2,
         "im" => 3,
         "usecases" => 4,
         "edge" => 5,

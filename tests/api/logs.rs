@@ -166,3 +166,87 @@ async fn with_lanying_im_logs_hold_no_admin_token_and_no_im_password() {
         assert!(!logs.contains(secret.as_str()), "a secret reached the log: {secret}");
     }
 }
+
+#[tokio::test]
+async fn secrets_read_from_secrets_manager_never_reach_the_log() {
+    use crate::helpers::fake_im::FakeIm;
+    use crate::helpers::local_secrets::{LocalSecrets, SecretsGate};
+    use crate::helpers::{spawn_app_reading_secrets, unique, IM_APP_ID};
+    use qnlive_user_api::secrets::ReadPolicy;
+    use std::time::Duration;
+    captured_logs();
+
+    let policy = ReadPolicy {
+        reread_interval: Duration::from_millis(300),
+        first_retry: Duration::from_millis(100),
+        read_limit: Duration::from_secs(1),
+    };
+    let (sk, bad_sk, token, new_token) = (
+        "sk-from-the-secret-8d1f",
+        "sk-in-a-malformed-value-3c7a",
+        "im-token-from-the-secret-51b0",
+        "im-token-rotated-e94d",
+    );
+    let im = FakeIm::start(IM_APP_ID, token).await;
+    let (gate, secrets) = (SecretsGate::start().await, LocalSecrets::new());
+    let (keys_name, token_name) = (unique("qnlive/logs-keys"), unique("qnlive/logs-im"));
+    secrets.create(&keys_name, &format!("logs-ak:{sk}")).await;
+    secrets.create(&token_name, token).await;
+    let app = spawn_app_reading_secrets(
+        &[
+            ("QINIU_KEYS_SECRET_ID", &keys_name),
+            ("IM_PROVIDER", "maxim"),
+            ("MAXIM_API_URL", &im.base_url()),
+            ("MAXIM_APP_ID", IM_APP_ID),
+            ("MAXIM_ADMIN_TOKEN_SECRET_ID", &token_name),
+            ("AWS_ENDPOINT_URL_SECRETSMANAGER", &gate.endpoint),
+        ],
+        policy,
+    )
+    .await;
+    app.app.warm_up(Duration::from_secs(5)).await;
+    let register =
+        |id: &str| TestRequest::post("/server/user/register", &json!({"user_id": id})).signed_with("logs-ak", sk);
+    app.send(register("l1")).await.assert_ok();
+
+    // A malformed value (read and refused), a rotated IM token (refused by
+    // the IM, read again), and Secrets Manager gone (reads fail).
+    secrets
+        .put(&keys_name, &format!("logs-ak:{sk},broken-pair-{bad_sk}"))
+        .await;
+    secrets.put(&token_name, new_token).await;
+    im.set_admin_token(new_token);
+    tokio::time::sleep(policy.reread_interval).await;
+    app.send(register("l2")).await.assert_ok();
+    gate.shut();
+    tokio::time::sleep(policy.reread_interval).await;
+    app.send(register("l3")).await.assert_ok();
+
+    // And an instance that never could read its keys: 503, and why.
+    let missing_name = unique("qnlive/logs-missing");
+    let missing = spawn_app_reading_secrets(
+        &[
+            ("QINIU_KEYS_SECRET_ID", &missing_name),
+            ("AWS_ENDPOINT_URL_SECRETSMANAGER", &gate.endpoint),
+        ],
+        policy,
+    )
+    .await;
+    gate.open();
+    missing.send(register("l4")).await.assert_error(503, 503);
+
+    let logs = log_text();
+    assert!(
+        logs.contains(&format!("could not read the Qiniu keys from secret {keys_name} again")),
+        "{logs}"
+    );
+    assert!(
+        logs.contains(&format!("could not read the Qiniu keys from secret {missing_name};"))
+            && logs.contains("authentication unavailable: the Qiniu keys have not been read yet"),
+        "{logs}"
+    );
+    assert!(logs.contains("refused the admin token"), "{logs}");
+    for secret in [sk, bad_sk, token, new_token] {
+        assert!(!logs.contains(secret), "a secret reached the log: {secret}");
+    }
+}

@@ -26,3 +26,4 @@ mod metrics;
 mod openapi;
 mod properties;
 mod qiniu_sdk;
+mod secrets;

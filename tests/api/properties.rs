@@ -4,9 +4,9 @@
 
 use lambda_http::http::{HeaderMap, HeaderName, HeaderValue, Method};
 use proptest::prelude::*;
-use qnlive_user_api::domain::{input, UserId};
+use qnlive_user_api::domain::UserId;
 use qnlive_user_api::edge::auth::{verify, KeyRing, Rejection, SignedRequest};
-use qnlive_user_api::edge::routes;
+use qnlive_user_api::edge::{decode, routes};
 use std::time::SystemTime;
 
 const AK: &str = "prop-ak";
@@ -190,13 +190,13 @@ proptest! {
 
     #[test]
     fn request_parsing_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..512), text in "\\PC{0,64}") {
-        let _ = input::new_user(&bytes);
-        let _ = input::new_users(&bytes);
+        let _ = decode::new_user(&bytes);
+        let _ = decode::new_users(&bytes);
         let id = UserId::parse("u".into(), "user_id").unwrap();
-        let _ = input::user_changes(&bytes, &id);
+        let _ = decode::user_changes(&bytes, &id);
         let query = String::from_utf8_lossy(&bytes);
-        let _ = input::user_ids(Some(&query), &bytes);
-        let _ = input::user_ids(None, &bytes);
+        let _ = decode::user_ids(Some(&query), &bytes);
+        let _ = decode::user_ids(None, &bytes);
         for method in [Method::GET, Method::POST, Method::PUT] {
             if let Ok(route) = routes::route(&method, &format!("/server/user/{text}")) {
                 let _ = route.name();

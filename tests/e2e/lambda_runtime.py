@@ -3,7 +3,7 @@ here as it runs in Lambda: started with Lambda's environment, it polls
 `/runtime/invocation/next`, gets an event, and posts the response back.
 
 Events are the test suite's own API Gateway HTTP API (2.0) events
-(tests/api/helpers/event.rs through examples/api_gateway_event), signed
+(test-support/src/event.rs through examples/api_gateway_event), signed
 with the official Qiniu Python SDK.
 """
 

@@ -1,4 +1,4 @@
-"""End to end after a MySQL import (issue 12): scripts/test.sh loads a
+"""End to end after a MySQL import: scripts/test.sh loads a
 generated live_users table (tests/import/gen_dataset.py), imports it with
 qnlive-user-import, and serves the function on that table with
 `cargo lambda watch`. Signed with the official Qiniu Python SDK, as in

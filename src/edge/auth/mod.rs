@@ -153,6 +153,14 @@ pub fn verify(
     }
 }
 
+/// Whether `headers` carry a well-formed `Qiniu <AK>:<sign>` token, signed
+/// right or not: the only requests worth reading the keys for.
+pub fn has_token(headers: &HeaderMap) -> bool {
+    headers
+        .get("authorization")
+        .is_some_and(|header| parse_authorization(header.as_bytes()).is_some())
+}
+
 /// The outcome of [`check_signature`], with its cost.
 #[derive(Debug, PartialEq, Eq)]
 struct SignatureCheck {

@@ -121,6 +121,22 @@ fn with_require_date_a_request_must_carry_a_signed_date() {
 }
 
 #[test]
+fn only_a_well_formed_qiniu_token_counts_as_signed() {
+    assert!(has_token(&headers(&[("authorization", "Qiniu ak:c2lnbmF0dXJl")])));
+    for unsigned in [
+        "",
+        "Qiniu ak",
+        "Qiniu :c2ln",
+        "Qiniu ak:",
+        "Bearer ak:c2ln",
+        "Qiniu ak:!!",
+    ] {
+        assert!(!has_token(&headers(&[("authorization", unsigned)])), "{unsigned:?}");
+    }
+    assert!(!has_token(&headers(&[])));
+}
+
+#[test]
 fn an_authorization_needs_an_access_key_and_a_signature() {
     let (ak, signature) = parse_authorization(b"Qiniu ak:c2ln").unwrap();
     assert_eq!((ak, signature.as_slice()), ("ak", &b"sig"[..]));

@@ -2,10 +2,9 @@
 //! Gateway HTTP API (2.0) events through `lambda_http`'s own parser, the
 //! same way Lambda feeds the deployed function.
 
-pub mod dynamodb_local;
-pub mod event;
-pub mod fake_im;
-pub mod fault_proxy;
+// The pieces every test suite shares live in the test-support crate; the
+// test modules name them through here.
+pub use qnlive_test_support::{dynamodb_local, event, fake_im, fault_proxy, local_secrets};
 
 pub use dynamodb_local::dynamodb_endpoint;
 
@@ -13,6 +12,7 @@ pub use event::HttpApiEvent;
 
 use base64::Engine;
 use hmac::{Hmac, KeyInit, Mac};
+use qnlive_user_api::secrets::ReadPolicy;
 use qnlive_user_api::store::DynamoDbStore;
 use qnlive_user_api::{build_app, App, Config};
 use serde_json::Value;
@@ -51,12 +51,17 @@ pub async fn spawn_app() -> TestApp {
 
 /// A fresh table and an app configured by `vars` (plus `USERS_TABLE`).
 pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
+    spawn_app_reading_secrets(vars, ReadPolicy::DEFAULT).await
+}
+
+/// [`spawn_app_with`], its secrets read on `policy`'s timing.
+pub async fn spawn_app_reading_secrets(vars: &[(&str, &str)], policy: ReadPolicy) -> TestApp {
     let client = client().await;
     let table = unique("users");
     let store = DynamoDbStore::new(client.clone(), &table);
     store.create_table().await.expect("create the test table");
     TestApp {
-        app: build_test_app(config(&table, vars), client),
+        app: build_test_app(config_with(&table, vars, policy), client),
         store,
         table,
     }
@@ -92,9 +97,20 @@ pub fn build_test_app(config: Config, client: aws_sdk_dynamodb::Client) -> App {
 }
 
 pub fn config(table: &str, vars: &[(&str, &str)]) -> Config {
+    config_with(table, vars, ReadPolicy::DEFAULT)
+}
+
+/// `vars`, `USERS_TABLE`, and the standard AWS variables scripts/test.sh
+/// sets (region, credentials, endpoints) unless `vars` has them.
+pub fn config_with(table: &str, vars: &[(&str, &str)], policy: ReadPolicy) -> Config {
     let mut map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     map.insert("USERS_TABLE".into(), table.into());
-    Config::from_lookup(|name| map.get(name).cloned()).expect("valid test configuration")
+    let lookup = |name: &str| {
+        map.get(name)
+            .cloned()
+            .or_else(|| name.starts_with("AWS_").then(|| std::env::var(name).ok()).flatten())
+    };
+    Config::from_lookup_with(lookup, policy).expect("valid test configuration")
 }
 
 /// How a test request is authenticated.
@@ -368,7 +384,7 @@ impl TestApp {
 
     async fn send_event_in(&self, event: &Value, context: Option<lambda_http::Context>) -> TestResponse {
         use lambda_http::RequestExt;
-        // What src/lambda.rs does with each event before the handler.
+        // What src/edge/lambda.rs does with each event before the handler.
         let mut payload: lambda_http::request::LambdaRequest =
             serde_json::from_str(&event.to_string()).expect("a valid API Gateway event");
         qnlive_user_api::edge::lambda::make_parseable(&mut payload);

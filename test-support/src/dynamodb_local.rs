@@ -1,5 +1,5 @@
 //! Where the tests' DynamoDB is: DynamoDB Local, started by
-//! scripts/test.sh. Shared with the import's tests (by `#[path]`).
+//! scripts/test.sh. Used by the API tests and the import's tests.
 
 /// The DynamoDB Local endpoint. Refuses anything but loopback so that no
 /// test ever writes to a real table.

@@ -4,12 +4,8 @@
 //! none, a binary body base64-encoded.
 //!
 //! The one builder of events for the API tests, the fuzz targets
-//! (`fuzz/fuzz_targets/request_parsing.rs`) and the unit tests of
-//! `src/edge/` (`lambda.rs` includes this file with `#[path]`). It needs
-//! only `serde_json` and `base64`.
-
-// Each including crate uses a different part of the builder.
-#![allow(dead_code)]
+//! (`fuzz/fuzz_targets/request_parsing.rs`), the unit tests of `src/edge/`
+//! and the benchmarks (`examples/api_gateway_event.rs`).
 
 use base64::Engine;
 use serde_json::{json, Value};

@@ -1,65 +1,110 @@
-//! Request bodies and queries parsed into domain values, once, with errors
-//! that name the field (`users[3].extends.age: must be a string`).
+//! Request bodies and queries decoded into domain values, once, with
+//! errors that name the field (`users[3].extends.age: must be a string`).
 //!
 //! JSON follows Go's `encoding/json`, as the original service did: unknown
-//! fields are ignored and `null` counts as absent. The parsing walks a
+//! fields are ignored and `null` counts as absent. The decoding walks a
 //! `serde_json::Value` rather than deriving `Deserialize`, so that each
-//! message is the contract's wording rather than serde's.
+//! message is the contract's wording rather than serde's. This file knows
+//! the shape of requests (a JSON object, an array of users, the ids of a
+//! batch get); what makes a user, an update or an id valid is the
+//! domain's, through its constructors.
 
-use super::validation::*;
-use super::{Extends, NewUser, UserChanges, UserId};
+use super::error::ApiError;
+use crate::domain::validation::{MAX_IDS_PER_BATCH_GET, MAX_USERS_PER_BATCH};
+use crate::domain::{Field, Given, GivenExtends, GivenUser, InvalidInput, NewUser, Rule, UserChanges, UserId};
 use serde_json::{Map, Value};
 use std::collections::HashSet;
+use std::fmt;
 
-/// The body of a single register.
-pub fn new_user(body: &[u8]) -> Result<NewUser, InvalidInput> {
-    new_user_from(&parse_json(body)?, "")
+/// A request whose shape is wrong, or whose values break a rule of the
+/// domain.
+#[derive(Debug)]
+pub enum DecodeError {
+    EmptyBody,
+    MalformedJson(serde_json::Error),
+    /// Not a JSON object: the body, or the `index`th user of a batch.
+    NotAnObject {
+        user_in_batch: Option<usize>,
+    },
+    NotAnArrayOfUsers,
+    NoUsers,
+    TooManyUsers(usize),
+    NotAnArrayOfIds,
+    NoIds,
+    TooManyIds(usize),
+    Invalid(InvalidInput),
 }
 
-/// The body of a batch register: a JSON array of 1..=200 users.
-pub fn new_users(body: &[u8]) -> Result<Vec<NewUser>, InvalidInput> {
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DecodeError::EmptyBody => f.write_str("body: empty; send a JSON document"),
+            DecodeError::MalformedJson(error) => write!(f, "body: malformed JSON ({error})"),
+            DecodeError::NotAnObject { user_in_batch: None } => f.write_str("body: must be a JSON object"),
+            DecodeError::NotAnObject {
+                user_in_batch: Some(index),
+            } => write!(f, "users[{index}]: must be a JSON object"),
+            DecodeError::NotAnArrayOfUsers => f.write_str("body: must be a JSON array of users"),
+            DecodeError::NoUsers => f.write_str("body: the array of users is empty"),
+            DecodeError::TooManyUsers(got) => {
+                write!(f, "body: at most {MAX_USERS_PER_BATCH} users per request, got {got}")
+            }
+            DecodeError::NotAnArrayOfIds => f.write_str("body: must be a JSON array of user ids"),
+            DecodeError::NoIds => f.write_str("user_ids: give at least one, as user_ids=a&user_ids=b"),
+            DecodeError::TooManyIds(got) => {
+                write!(f, "user_ids: at most {MAX_IDS_PER_BATCH_GET} per request, got {got}")
+            }
+            DecodeError::Invalid(invalid) => invalid.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+impl From<InvalidInput> for DecodeError {
+    fn from(invalid: InvalidInput) -> Self {
+        DecodeError::Invalid(invalid)
+    }
+}
+
+impl From<DecodeError> for ApiError {
+    fn from(bad: DecodeError) -> Self {
+        ApiError::bad_request(bad.to_string())
+    }
+}
+
+/// The body of a single register.
+pub fn new_user(body: &[u8]) -> Result<NewUser, DecodeError> {
+    let given = given_user(as_object(&parse_json(body)?, None)?);
+    Ok(NewUser::new(given).map_err(|broken| broken.into_first())?)
+}
+
+/// The body of a batch register: a JSON array of 1..=200 users. The first
+/// user that breaks a rule is the one named.
+pub fn new_users(body: &[u8]) -> Result<Vec<NewUser>, DecodeError> {
     let Value::Array(items) = parse_json(body)? else {
-        return Err(InvalidInput::new("body: must be a JSON array of users"));
+        return Err(DecodeError::NotAnArrayOfUsers);
     };
     if items.is_empty() {
-        return Err(InvalidInput::new("body: the array of users is empty"));
+        return Err(DecodeError::NoUsers);
     }
     if items.len() > MAX_USERS_PER_BATCH {
-        return Err(InvalidInput::new(format!(
-            "body: at most {MAX_USERS_PER_BATCH} users per request, got {}",
-            items.len()
-        )));
+        return Err(DecodeError::TooManyUsers(items.len()));
     }
     items
         .iter()
         .enumerate()
-        .map(|(index, item)| new_user_from(item, &format!("users[{index}].")))
+        .map(|(index, item)| {
+            let object = as_object(item, Some(index))?;
+            NewUser::new(given_user(object)).map_err(|broken| broken.into_first().in_batch(index).into())
+        })
         .collect()
 }
 
-/// The body of an update of `path_user_id`. A `user_id` in the body must be
-/// absent or the same: ids never change.
-pub fn user_changes(body: &[u8], path_user_id: &UserId) -> Result<UserChanges, InvalidInput> {
-    let value = parse_json(body)?;
-    let object = as_object(&value, "body")?;
-    if let Some(user_id) = optional_string(object, "user_id", "")? {
-        if user_id != path_user_id.as_str() {
-            return Err(InvalidInput::new(
-                "user_id: cannot be changed; leave it out of the body",
-            ));
-        }
-    }
-    // An empty nick or avatar means "unchanged", as in the original service.
-    let nick = optional_string(object, "nick", "")?.filter(|s| !s.is_empty());
-    let avatar = optional_string(object, "avatar", "")?.filter(|s| !s.is_empty());
-    if let Some(nick) = &nick {
-        check_length(nick, "nick", 0, MAX_NICK_CHARS)?;
-    }
-    if let Some(avatar) = &avatar {
-        check_length(avatar, "avatar", 0, MAX_AVATAR_CHARS)?;
-    }
-    let extends = extends_from(object, "")?;
-    Ok(UserChanges { nick, avatar, extends })
+/// The body of an update of `path_user_id`.
+pub fn user_changes(body: &[u8], path_user_id: &UserId) -> Result<UserChanges, DecodeError> {
+    let given = given_user(as_object(&parse_json(body)?, None)?);
+    Ok(UserChanges::new(given, path_user_id).map_err(|broken| broken.into_first())?)
 }
 
 /// The ids a batch get asks for.
@@ -75,7 +120,7 @@ pub struct RequestedIds {
 /// (as the original server reads them) or, when the query has none, a JSON
 /// array body `["a","b"]` (as the original document shows). 1..=200 ids,
 /// counted as sent.
-pub fn user_ids(query: Option<&str>, body: &[u8]) -> Result<RequestedIds, InvalidInput> {
+pub fn user_ids(query: Option<&str>, body: &[u8]) -> Result<RequestedIds, DecodeError> {
     let from_query: Vec<String> = form_urlencoded::parse(query.unwrap_or("").as_bytes())
         .filter(|(key, _)| key == "user_ids")
         .map(|(_, value)| value.into_owned())
@@ -85,14 +130,14 @@ pub fn user_ids(query: Option<&str>, body: &[u8]) -> Result<RequestedIds, Invali
         from_query
     } else if !is_blank(body) {
         let Value::Array(items) = parse_json(body)? else {
-            return Err(InvalidInput::new("body: must be a JSON array of user ids"));
+            return Err(DecodeError::NotAnArrayOfIds);
         };
         items
             .into_iter()
             .enumerate()
             .map(|(i, item)| match item {
                 Value::String(s) => Ok(s),
-                _ => Err(InvalidInput::new(format!("user_ids[{i}]: must be a string"))),
+                _ => Err(InvalidInput::new(Field::RequestedId(i), Rule::NotAString)),
             })
             .collect::<Result<_, _>>()?
     } else {
@@ -100,21 +145,16 @@ pub fn user_ids(query: Option<&str>, body: &[u8]) -> Result<RequestedIds, Invali
     };
 
     if raw.is_empty() {
-        return Err(InvalidInput::new(
-            "user_ids: give at least one, as user_ids=a&user_ids=b",
-        ));
+        return Err(DecodeError::NoIds);
     }
     if raw.len() > MAX_IDS_PER_BATCH_GET {
-        return Err(InvalidInput::new(format!(
-            "user_ids: at most {MAX_IDS_PER_BATCH_GET} per request, got {}",
-            raw.len()
-        )));
+        return Err(DecodeError::TooManyIds(raw.len()));
     }
     let sent = raw.len();
     let mut seen = HashSet::with_capacity(sent);
     let mut unique = Vec::with_capacity(sent);
     for (i, value) in raw.into_iter().enumerate() {
-        let id = UserId::parse(value, &format!("user_ids[{i}]"))?;
+        let id = UserId::parse(value, Field::RequestedId(i))?;
         if seen.insert(id.clone()) {
             unique.push(id);
         }
@@ -122,86 +162,57 @@ pub fn user_ids(query: Option<&str>, body: &[u8]) -> Result<RequestedIds, Invali
     Ok(RequestedIds { unique, sent })
 }
 
+/// `extends` as a JSON value holds it: `null` is left out, an object's
+/// values must be strings. The original service's table keeps `extends`
+/// as this JSON text, so the import reads it here too.
+pub fn given_extends(value: Option<&Value>) -> Given<GivenExtends> {
+    match value {
+        None | Some(Value::Null) => Given::Absent,
+        Some(Value::Object(entries)) => Given::Value(
+            entries
+                .iter()
+                .map(|(key, value)| (key.clone(), given_text(value)))
+                .collect(),
+        ),
+        Some(_) => Given::WrongKind,
+    }
+}
+
+fn given_user(object: &Map<String, Value>) -> GivenUser {
+    let text = |name: &str| match object.get(name) {
+        None | Some(Value::Null) => Given::Absent,
+        Some(value) => given_text(value),
+    };
+    GivenUser {
+        user_id: text("user_id"),
+        nick: text("nick"),
+        avatar: text("avatar"),
+        extends: given_extends(object.get("extends")),
+    }
+}
+
+/// A value where a string belongs. Inside `extends` even `null` is of the
+/// wrong kind: an entry is a key with its text.
+fn given_text(value: &Value) -> Given<String> {
+    match value {
+        Value::String(s) => Given::Value(s.clone()),
+        _ => Given::WrongKind,
+    }
+}
+
 fn is_blank(body: &[u8]) -> bool {
     body.iter().all(u8::is_ascii_whitespace)
 }
 
-fn parse_json(body: &[u8]) -> Result<Value, InvalidInput> {
+fn parse_json(body: &[u8]) -> Result<Value, DecodeError> {
     if is_blank(body) {
-        return Err(InvalidInput::new("body: empty; send a JSON document"));
+        return Err(DecodeError::EmptyBody);
     }
-    serde_json::from_slice(body).map_err(|e| InvalidInput::new(format!("body: malformed JSON ({e})")))
+    serde_json::from_slice(body).map_err(DecodeError::MalformedJson)
 }
 
-fn as_object<'a>(value: &'a Value, field: &str) -> Result<&'a Map<String, Value>, InvalidInput> {
-    value
-        .as_object()
-        .ok_or_else(|| InvalidInput::new(format!("{field}: must be a JSON object")))
-}
-
-/// `at` is the field path prefix: `""` for a single user, `users[3].` in a
-/// batch.
-fn new_user_from(value: &Value, at: &str) -> Result<NewUser, InvalidInput> {
-    let object = as_object(
-        value,
-        if at.is_empty() {
-            "body"
-        } else {
-            at.trim_end_matches('.')
-        },
-    )?;
-    let user_id =
-        optional_string(object, "user_id", at)?.ok_or_else(|| InvalidInput::new(format!("{at}user_id: required")))?;
-    let user_id = UserId::parse(user_id, &format!("{at}user_id"))?;
-    let nick = optional_string(object, "nick", at)?.unwrap_or_default();
-    check_length(&nick, &format!("{at}nick"), 0, MAX_NICK_CHARS)?;
-    let avatar = optional_string(object, "avatar", at)?.unwrap_or_default();
-    check_length(&avatar, &format!("{at}avatar"), 0, MAX_AVATAR_CHARS)?;
-    let extends = extends_from(object, at)?;
-    Ok(NewUser {
-        user_id,
-        nick,
-        avatar,
-        extends,
-    })
-}
-
-/// A string field that may be absent or `null` (Go's zero value).
-fn optional_string(object: &Map<String, Value>, name: &str, at: &str) -> Result<Option<String>, InvalidInput> {
-    match object.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(InvalidInput::new(format!("{at}{name}: must be a string"))),
-    }
-}
-
-fn extends_from(object: &Map<String, Value>, at: &str) -> Result<Extends, InvalidInput> {
-    let entries = match object.get("extends") {
-        None | Some(Value::Null) => return Ok(Extends::new()),
-        Some(Value::Object(entries)) => entries,
-        Some(_) => {
-            return Err(InvalidInput::new(format!(
-                "{at}extends: must be an object of string values"
-            )))
-        }
-    };
-    if entries.len() > MAX_EXTENDS_ENTRIES {
-        return Err(InvalidInput::new(format!(
-            "{at}extends: at most {MAX_EXTENDS_ENTRIES} entries, got {}",
-            entries.len()
-        )));
-    }
-    entries
-        .iter()
-        .map(|(key, value)| {
-            check_length(key, &format!("{at}extends key {key:?}"), 1, MAX_EXTENDS_KEY_CHARS)?;
-            let Value::String(value) = value else {
-                return Err(InvalidInput::new(format!("{at}extends.{key}: must be a string")));
-            };
-            check_length(value, &format!("{at}extends.{key}"), 0, MAX_EXTENDS_VALUE_CHARS)?;
-            Ok((key.clone(), value.clone()))
-        })
-        .collect()
+fn as_object(value: &Value, user_in_batch: Option<usize>) -> Result<&Map<String, Value>, DecodeError> {
+    value.as_object().ok_or(DecodeError::NotAnObject { user_in_batch })
 }
 
 #[cfg(test)]
@@ -212,8 +223,8 @@ mod tests {
         UserId::parse(s.into(), "user_id").unwrap()
     }
 
-    fn error(result: Result<impl std::fmt::Debug, InvalidInput>) -> String {
-        result.unwrap_err().into_message()
+    fn error(result: Result<impl std::fmt::Debug, DecodeError>) -> String {
+        result.unwrap_err().to_string()
     }
 
     #[test]
@@ -317,6 +328,48 @@ mod tests {
             "avatar: at most 1024 characters, got 1025"
         );
         assert_eq!(error(user_changes(b"[]", &id("u"))), "body: must be a JSON object");
+    }
+
+    #[test]
+    fn the_first_broken_rule_is_the_one_named() {
+        assert_eq!(
+            error(new_user(br#"{"user_id":"","nick":5}"#)),
+            "user_id: must not be empty"
+        );
+        assert_eq!(
+            error(new_users(br#"[{"user_id":"a"},{"nick":5},{"user_id":""}]"#)),
+            "users[1].user_id: required"
+        );
+        let body = format!(r#"{{"nick":"{}","avatar":5}}"#, "n".repeat(65));
+        assert_eq!(
+            error(user_changes(body.as_bytes(), &id("u"))),
+            "avatar: must be a string"
+        );
+        assert_eq!(error(user_ids(None, br#"["",5]"#)), "user_ids[1]: must be a string");
+    }
+
+    #[test]
+    fn extends_in_json_is_absent_when_null_and_holds_strings() {
+        assert_eq!(given_extends(None), Given::Absent);
+        assert_eq!(given_extends(Some(&Value::Null)), Given::Absent);
+        assert_eq!(given_extends(Some(&serde_json::json!("k=v"))), Given::WrongKind);
+        assert_eq!(
+            given_extends(Some(&serde_json::json!({"a": "1", "b": null, "c": 2}))),
+            Given::Value(vec![
+                ("a".into(), Given::Value("1".into())),
+                ("b".into(), Given::WrongKind),
+                ("c".into(), Given::WrongKind),
+            ])
+        );
+    }
+
+    #[test]
+    fn a_bad_request_is_a_400_with_its_text() {
+        let api: ApiError = DecodeError::NoUsers.into();
+        assert_eq!(
+            (api.status().as_u16(), api.message().as_ref()),
+            (400, "body: the array of users is empty")
+        );
     }
 
     #[test]

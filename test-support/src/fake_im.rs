@@ -7,8 +7,6 @@
 //! `code`. Where the docs say nothing the fake chooses, and says so below.
 //! Faults are set at run time. It logs nothing: no password or token leaks.
 
-#![allow(dead_code)] // the test binary and the example each use part of it
-
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
@@ -121,7 +119,7 @@ impl State {
 #[derive(Default)]
 struct Shared {
     app_id: String,
-    admin_token: String,
+    admin_token: Mutex<String>,
     state: Mutex<State>,
     /// Set while the port is closed, so that kept-alive connections fail too.
     down: AtomicBool,
@@ -155,11 +153,16 @@ impl FakeIm {
         let (app_id, admin_token) = (app_id.to_owned(), admin_token.to_owned());
         let shared = Arc::new(Shared {
             app_id,
-            admin_token,
+            admin_token: Mutex::new(admin_token),
             ..Shared::default()
         });
         let accept = Mutex::new(Some(serve(listener, shared.clone())));
         FakeIm { shared, addr, accept }
+    }
+
+    /// From now on the IM accepts only `token` (the old one is revoked).
+    pub fn set_admin_token(&self, token: &str) {
+        *self.shared.admin_token.lock().unwrap() = token.to_owned();
     }
 
     /// `http://127.0.0.1:PORT`, for `MAXIM_API_URL`.
@@ -288,6 +291,17 @@ async fn handle(request: Request<Incoming>, shared: Arc<Shared>) -> Reply {
     shared.calls[call as usize].fetch_add(1, Relaxed);
     let (parts, body) = request.into_parts();
     let body = body.collect().await.map_err(std::io::Error::other)?.to_bytes();
+    // A wrong or revoked token, on any call, even register (the fake's
+    // choice: a bad MAXIM_ADMIN_TOKEN shows at once): HTTP 401, the
+    // answer the Swagger file documents for every call.
+    let token = parts.headers.get("access-token").and_then(|v| v.to_str().ok());
+    if token.is_some_and(|token| token != *shared.admin_token.lock().unwrap()) {
+        return Ok(respond(
+            StatusCode::UNAUTHORIZED,
+            "application/json;charset=UTF-8",
+            r#"{"code":401,"message":"Unauthorized","data":null}"#.into(),
+        ));
+    }
     let (fault, delay) = {
         let mut state = shared.state.lock().unwrap();
         (state.take_fault(call), state.delay)
@@ -343,13 +357,9 @@ fn answer(shared: &Shared, call: Call, headers: &HeaderMap, query: Option<&str>,
     }
     // Admin calls: the lookup and the admin password change. Register needs
     // no token (the docs' example sends none; the web SDK calls it before
-    // login); a wrong one is refused anyway (the fake's choice: it shows a
-    // bad MAXIM_ADMIN_TOKEN at once).
-    let admin = matches!(call, Call::Lookup | Call::ChangePassword);
-    match header("access-token") {
-        None if admin => return Err(10003),
-        Some(token) if token != shared.admin_token => return Err(10008),
-        _ => {}
+    // login). A wrong one is refused before (`handle`).
+    if matches!(call, Call::Lookup | Call::ChangePassword) && header("access-token").is_none() {
+        return Err(10003);
     }
     // Any string is a password (no rule is documented) but the empty one.
     let body: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
