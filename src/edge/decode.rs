@@ -367,7 +367,7 @@ mod tests {
     fn a_bad_request_is_a_400_with_its_text() {
         let api: ApiError = DecodeError::NoUsers.into();
         assert_eq!(
-            (api.status().as_u16(), api.message().as_ref()),
+            (api.status().as_u16(), api.to_string().as_str()),
             (400, "body: the array of users is empty")
         );
     }

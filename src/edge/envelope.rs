@@ -8,6 +8,7 @@ use lambda_http::http::{header, HeaderValue, StatusCode};
 use lambda_http::{Body, Response};
 use serde::Serialize;
 use serde_json::value::RawValue;
+use std::borrow::Cow;
 
 /// The `data` of a successful reply, already serialized (field order kept).
 pub type Data = Option<Box<RawValue>>;
@@ -26,14 +27,14 @@ struct Envelope<'a> {
 /// goes to the log here: a 500 or 503 without a log line cannot happen.
 pub fn reply(request_id: &str, result: &Result<Data, ApiError>) -> Response<Body> {
     let (status, code, message, data, allow) = match result {
-        Ok(data) => (StatusCode::OK, 0, "success".into(), data.as_deref(), None),
+        Ok(data) => (StatusCode::OK, 0, Cow::Borrowed("success"), data.as_deref(), None),
         Err(error) => {
             log_cause(error);
             let allow = match error {
                 ApiError::MethodNotAllowed(allow) => Some(*allow),
                 _ => None,
             };
-            (error.status(), error.code(), error.message(), None, allow)
+            (error.status(), error.code(), Cow::Owned(error.to_string()), None, allow)
         }
     };
     let envelope = Envelope {

@@ -1,21 +1,20 @@
 //! The one error type of the API. Each variant knows its HTTP status, its
-//! envelope `code` and the message a client may see; this is the one place
-//! where failures become the contract's codes and texts. Internal details
-//! stay in the source, which is logged once, when the reply is made
-//! (`envelope`), and never sent.
+//! envelope `code` and, as its `Display`, the message a client may see;
+//! this is the one place where failures become the contract's codes and
+//! texts. Internal details stay in the source, which is logged once, when
+//! the reply is made (`envelope`), and never sent.
 
 use crate::domain::InvalidInput;
 use crate::edge::auth::Rejection;
 use crate::error::BoxError;
 use crate::usecases::ServiceError;
 use lambda_http::http::StatusCode;
-use std::borrow::Cow;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// Malformed JSON, wrong types, missing fields, limits exceeded. The text
     /// names the field and says why.
-    #[error("bad request: {0}")]
+    #[error("{0}")]
     BadRequest(String),
     /// Missing or bad `Authorization`, unknown AK, wrong signature: one
     /// answer for all, so that a caller cannot tell which part failed.
@@ -26,11 +25,11 @@ pub enum ApiError {
     RequestExpired,
     /// A batch get whose answer would not fit in Lambda's reply limit: the
     /// caller asked for too much at once, so a 400 that says what to do.
-    #[error("answer too large")]
+    #[error("user_ids: the answer would exceed Lambda's 6 MB reply limit; ask for fewer users at a time")]
     AnswerTooLarge,
     #[error("user not found")]
     UserNotFound,
-    #[error("unknown path")]
+    #[error("not found")]
     UnknownPath,
     /// The path exists but not for this method; carries the `Allow` value.
     #[error("method not allowed")]
@@ -72,24 +71,6 @@ impl ApiError {
             ApiError::UserAlreadyExists => 10001,
             ApiError::DatabaseUnavailable(_) => 602,
             other => u32::from(other.status().as_u16()),
-        }
-    }
-
-    pub fn message(&self) -> Cow<'_, str> {
-        match self {
-            ApiError::BadRequest(why) => Cow::Borrowed(why),
-            ApiError::AnswerTooLarge => {
-                "user_ids: the answer would exceed Lambda's 6 MB reply limit; ask for fewer users at a time".into()
-            }
-            ApiError::BadToken => "bad token".into(),
-            ApiError::RequestExpired => "request expired".into(),
-            ApiError::UserNotFound => "user not found".into(),
-            ApiError::UnknownPath => "not found".into(),
-            ApiError::MethodNotAllowed(_) => "method not allowed".into(),
-            ApiError::UserAlreadyExists => "user already exists".into(),
-            ApiError::DatabaseUnavailable(_) => "database unavailable".into(),
-            ApiError::KeysUnavailable => "authentication unavailable".into(),
-            ApiError::Internal(_) => "internal error".into(),
         }
     }
 
@@ -169,7 +150,7 @@ mod tests {
         ];
         for (error, status, code, message) in cases {
             assert_eq!(
-                (error.status().as_u16(), error.code(), error.message().as_ref()),
+                (error.status().as_u16(), error.code(), error.to_string().as_str()),
                 (status, code, message)
             );
         }
@@ -186,6 +167,6 @@ mod tests {
         assert_eq!(too_large.status(), StatusCode::BAD_REQUEST);
         let internal: ApiError = ServiceError::Internal("root cause".into()).into();
         assert_eq!(std::error::Error::source(&internal).unwrap().to_string(), "root cause");
-        assert!(!internal.message().contains("root cause"));
+        assert!(!internal.to_string().contains("root cause"));
     }
 }

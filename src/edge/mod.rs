@@ -25,6 +25,7 @@ use error::ApiError;
 use lambda::REJECTED_PART_HEADER;
 use lambda_http::{Body, Request, Response};
 use request::RequestPath;
+use routes::Route;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
@@ -153,10 +154,17 @@ impl App {
         );
         async {
             let budget_end = request::budget_end(&request, started);
-            let mut route_name = "none";
+            let path = RequestPath::of(&request, self.settings.path_prefix.as_deref());
+            let routed = self.route(&request, &path);
+            // Known as soon as the route is, for the log and the metrics,
+            // even if the request then fails.
+            let route_name = routed.as_ref().map_or("none", Route::name);
+            if routed.is_ok() {
+                tracing::Span::current().record("route", route_name);
+            }
             // On the heap: the use cases' futures are large, and a test's
             // (or a debug build's) stack is not.
-            let work = Box::pin(self.dispatch(&request, budget_end, &mut route_name));
+            let work = Box::pin(async { self.serve(&request, &path, routed?, budget_end).await });
             let (result, counted) = metrics::measured(async { tokio::time::timeout_at(budget_end, work).await }).await;
             let result = result.unwrap_or_else(|_| Err(ApiError::DatabaseUnavailable(OutOfTime.into())));
             let code = result.as_ref().map_or_else(ApiError::code, |_| 0);
@@ -186,14 +194,9 @@ impl App {
         .await
     }
 
-    /// Everything but the reply. `route_name` is set as soon as the route
-    /// is known, for the metrics, even if the request then fails.
-    async fn dispatch(
-        &self,
-        request: &Request,
-        budget_end: Instant,
-        route_name: &mut &'static str,
-    ) -> Result<Data, ApiError> {
+    /// The endpoint a request names, once it has passed the checks that
+    /// need no key or body.
+    fn route<'p>(&self, request: &Request, path: &'p RequestPath) -> Result<Route<'p>, ApiError> {
         if let Some(part) = request.headers().get(REJECTED_PART_HEADER) {
             let part = if part == "path" { "path" } else { "query" };
             return Err(ApiError::bad_request(format!(
@@ -204,16 +207,22 @@ impl App {
         if header_bytes > MAX_HEADER_BYTES {
             return Err(ApiError::bad_request("headers: larger than 16 KiB"));
         }
-        let path = RequestPath::of(request, self.settings.path_prefix.as_deref());
-        let route = routes::route(request.method(), &path.routed)?;
-        *route_name = route.name();
-        tracing::Span::current().record("route", route.name());
+        routes::route(request.method(), &path.routed)
+    }
 
+    /// Everything after routing but the reply.
+    async fn serve(
+        &self,
+        request: &Request,
+        path: &RequestPath,
+        route: Route<'_>,
+        budget_end: Instant,
+    ) -> Result<Data, ApiError> {
         let body: &[u8] = request.body();
         if body.len() > MAX_BODY_BYTES {
             return Err(ApiError::bad_request("body: larger than 1 MiB"));
         }
-        self.authenticate(request, &path).await?;
+        self.authenticate(request, path).await?;
 
         let input = endpoints::Input {
             query: request.uri().query(),
