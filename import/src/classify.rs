@@ -10,7 +10,7 @@
 
 use qnlive_user_api::domain::{Field, Given, GivenUser, ImAccount, InvalidInput, NewUser, Rule};
 use qnlive_user_api::edge::decode::given_extends;
-use qnlive_user_api::store::ImportedUser;
+use qnlive_user_import::table::ImportedUser;
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::fmt;

@@ -11,8 +11,9 @@ use crate::options::Options;
 use crate::progress::Progress;
 use crate::report::{Listed, Report};
 use crate::source::Source;
-use qnlive_user_api::store::{DynamoDbStore, ImportOutcome, ImportedUser, StoreError};
+use qnlive_user_api::store::StoreError;
 use qnlive_user_api::telemetry::ErrorChain;
+use qnlive_user_import::table::{ImportOutcome, ImportedUser, UsersTable};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
@@ -46,7 +47,7 @@ async fn import_rows(options: &Options, report: &mut Report) -> Result<(), Strin
     let table = &options.users_table;
     let client = crate::dynamodb::client().await?;
     let region = client.config().region().map_or(String::new(), |r| format!(" in {r}"));
-    let store = DynamoDbStore::new(client, table);
+    let store = UsersTable::new(client, table);
     match store.table_exists().await {
         Ok(true) => {}
         Ok(false) => return Err(format!("the DynamoDB table {table} does not exist{region}")),
@@ -164,7 +165,7 @@ fn joined(done: Option<Result<Written, tokio::task::JoinError>>) -> Result<Writt
     }
 }
 
-async fn raise_counter(store: &DynamoDbStore, im_userid: i64) -> Result<(), String> {
+async fn raise_counter(store: &UsersTable, im_userid: i64) -> Result<(), String> {
     store
         .raise_im_counter(im_userid)
         .await
@@ -188,7 +189,7 @@ async fn read_pages(mut source: Source, pages: mpsc::Sender<Result<Vec<SourceRow
     source.close().await;
 }
 
-async fn write(store: DynamoDbStore, row: SourceRow, user: ImportedUser, dry_run: bool) -> Written {
+async fn write(store: UsersTable, row: SourceRow, user: ImportedUser, dry_run: bool) -> Written {
     let mut attempt = 1;
     let outcome = loop {
         let outcome = if dry_run {

@@ -10,7 +10,8 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use mysql_async::prelude::Queryable;
 use qnlive_user_api::domain::{Extends, ImAccount, NewUser, UserId};
-use qnlive_user_api::store::{DynamoDbStore, ImportedUser};
+use qnlive_user_api::store::DynamoDbStore;
+use qnlive_user_import::table::{ImportedUser, UsersTable};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::process::{Command, Output};
@@ -53,7 +54,10 @@ struct Fixture {
     mysql_table: String,
     users_table: String,
     client: aws_sdk_dynamodb::Client,
+    /// The service's store, as a registration writes.
     store: DynamoDbStore,
+    /// The same table, as the import writes it.
+    table: UsersTable,
     rows: Vec<Value>,
 }
 
@@ -67,6 +71,7 @@ impl Fixture {
         let store = DynamoDbStore::new(client.clone(), &users_table);
         store.create_table().await.expect("create the DynamoDB table");
         Fixture {
+            table: UsersTable::new(client.clone(), &users_table),
             mysql_table,
             users_table,
             client,
@@ -372,7 +377,7 @@ async fn an_import_stores_exactly_the_service_items_never_overwrites_and_reruns_
             created_at: user["created_at_ms"].as_i64(),
             updated_at: user["updated_at_ms"].as_i64(),
         };
-        f.store.import_user(&imported).await.unwrap();
+        f.table.import_user(&imported).await.unwrap();
     }
     let before = f.users().await;
 
@@ -500,7 +505,7 @@ async fn an_interrupted_import_is_finished_by_a_rerun_without_duplicates() {
 async fn datetimes_in_another_zone_and_a_counter_that_is_never_lowered() {
     // The edge cases only (no filler), read as the Go service wrote them.
     let f = Fixture::new(&["120", "--time-zone", "+08:00"]).await;
-    f.store.raise_im_counter(i64::MAX - 10).await.unwrap();
+    f.table.raise_im_counter(i64::MAX - 10).await.unwrap();
     let out = report(&f.import(&["--time-zone", "+08:00", "--page-size", "7", "--concurrency", "3"]));
     assert_eq!(out.count("imported"), f.expected_items().len() as u64);
     assert_eq!(f.users().await, f.expected_items());
@@ -918,7 +923,7 @@ async fn an_unreachable_dynamodb_is_an_error_for_the_table_check_and_the_counter
         _ => std::env::var(name).ok(),
     })
     .expect("AWS_REGION and credentials (scripts/test.sh)");
-    let store = DynamoDbStore::new(client, "unreachable");
-    assert!(store.table_exists().await.is_err());
-    assert!(store.raise_im_counter(5).await.is_err());
+    let table = UsersTable::new(client, "unreachable");
+    assert!(table.table_exists().await.is_err());
+    assert!(table.raise_im_counter(5).await.is_err());
 }

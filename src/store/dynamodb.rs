@@ -1,7 +1,6 @@
 //! The DynamoDB store: the table's client and name, and what only a real
 //! table has (creating it). Its calls are in `users.rs` (one user),
-//! `batch.rs` (many), `counter.rs` (IM ids) and `import.rs` (the import
-//! tool's writes).
+//! `batch.rs` (many) and `counter.rs` (IM ids).
 
 use super::items;
 use super::StoreError;

@@ -64,7 +64,7 @@ impl StoreError {
     /// Sorts an SDK failure: throttling, 5xx answers, timeouts and
     /// connection failures that outlived the SDK's retries are
     /// `Unavailable`; the rest is `Other`.
-    pub(super) fn from_sdk<E>(operation: &'static str, error: SdkError<E, HttpResponse>) -> Self
+    pub fn from_sdk<E>(operation: &'static str, error: SdkError<E, HttpResponse>) -> Self
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
@@ -94,7 +94,7 @@ impl StoreError {
 }
 
 /// The write's condition (exists / does not exist) did not hold.
-pub(super) fn failed_condition<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> bool {
+pub fn failed_condition<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> bool {
     error.as_service_error().and_then(|e| e.code()) == Some("ConditionalCheckFailedException")
 }
 

@@ -1,5 +1,6 @@
 //! The table layout: key formats, attribute names, and users to and from
-//! items. The only place that knows them.
+//! items. The only place that knows them; public for the import tool,
+//! which writes the same items.
 //!
 //! One table, one string partition key `pk`. A user lives at `USER#<id>`;
 //! the IM-id counter at `COUNTER#im_userid`, which no user id can produce.
@@ -12,29 +13,29 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use std::collections::HashMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-pub(super) type Item = HashMap<String, AttributeValue>;
+pub type Item = HashMap<String, AttributeValue>;
 
-pub(super) const PK: &str = "pk";
+pub const PK: &str = "pk";
 const USER_KEY_PREFIX: &str = "USER#";
-pub(super) const IM_COUNTER_KEY: &str = "COUNTER#im_userid";
+pub const IM_COUNTER_KEY: &str = "COUNTER#im_userid";
 
-pub(super) const USER_ID: &str = "user_id";
-pub(super) const NICK: &str = "nick";
-pub(super) const AVATAR: &str = "avatar";
-pub(super) const EXTENDS: &str = "extends";
-pub(super) const IM_USERID: &str = "im_userid";
-pub(super) const IM_USERNAME: &str = "im_username";
-pub(super) const IM_PASSWORD: &str = "im_password";
-pub(super) const CREATED_AT: &str = "created_at";
-pub(super) const UPDATED_AT: &str = "updated_at";
-pub(super) const COUNTER_NEXT: &str = "next_id";
+pub const USER_ID: &str = "user_id";
+pub const NICK: &str = "nick";
+pub const AVATAR: &str = "avatar";
+pub const EXTENDS: &str = "extends";
+pub const IM_USERID: &str = "im_userid";
+pub const IM_USERNAME: &str = "im_username";
+pub const IM_PASSWORD: &str = "im_password";
+pub const CREATED_AT: &str = "created_at";
+pub const UPDATED_AT: &str = "updated_at";
+pub const COUNTER_NEXT: &str = "next_id";
 
-pub(super) fn user_key(id: &UserId) -> Item {
+pub fn user_key(id: &UserId) -> Item {
     HashMap::from([(PK.to_owned(), AttributeValue::S(format!("{USER_KEY_PREFIX}{id}")))])
 }
 
 /// The item of a new user; `now` is milliseconds since the Unix epoch.
-pub(super) fn user_item(user: &NewUser, im: &ImAccount, now: i64) -> Item {
+pub fn user_item(user: &NewUser, im: &ImAccount, now: i64) -> Item {
     let extends = user
         .extends
         .iter()
@@ -64,7 +65,7 @@ pub struct MalformedItem {
 
 /// A user from its item, taking the attributes out rather than copying
 /// them (batch reads hand over up to 200 items).
-pub(super) fn user_from_item(mut item: Item) -> Result<User, StoreError> {
+pub fn user_from_item(mut item: Item) -> Result<User, StoreError> {
     let user_id = take_string(&mut item, USER_ID).and_then(|id| UserId::parse(id, USER_ID).ok());
     let (Some(user_id), Some(im_userid)) = (user_id, number_attr(&item, IM_USERID)) else {
         let pk = take_string(&mut item, PK);
@@ -93,22 +94,22 @@ pub(super) fn user_from_item(mut item: Item) -> Result<User, StoreError> {
     })
 }
 
-pub(super) fn take_string(item: &mut Item, name: &str) -> Option<String> {
+pub fn take_string(item: &mut Item, name: &str) -> Option<String> {
     match item.remove(name) {
         Some(AttributeValue::S(value)) => Some(value),
         _ => None,
     }
 }
 
-pub(super) fn number_attr(item: &Item, name: &str) -> Option<i64> {
+pub fn number_attr(item: &Item, name: &str) -> Option<i64> {
     item.get(name).and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok())
 }
 
-pub(super) fn number(n: i64) -> AttributeValue {
+pub fn number(n: i64) -> AttributeValue {
     AttributeValue::N(n.to_string())
 }
 
-pub(super) fn now_millis() -> i64 {
+pub fn now_millis() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))

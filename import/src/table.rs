@@ -1,14 +1,16 @@
-//! Users brought over from the original service's MySQL table (the
-//! `qnlive-user-import` tool): the same item layout as a
-//! registration, written only where no item is, and the IM-id counter
-//! raised past the imported ids.
+//! The import's writes to the service's users table: users brought over
+//! from the original service's MySQL table get the item a registration
+//! makes (the service's own layout, `qnlive_user_api::store::items`),
+//! written only where no item is, and the IM-id counter is raised past the
+//! imported ids. Here rather than in the service, so that the Lambda never
+//! compiles what only the import does.
 
-use super::error::failed_condition;
-use super::items::*;
-use super::{DynamoDbStore, StoreError};
-use crate::domain::{ImAccount, NewUser};
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::Client;
+use qnlive_user_api::domain::{ImAccount, NewUser};
+use qnlive_user_api::store::items::*;
+use qnlive_user_api::store::{failed_condition, StoreError};
 
 /// A user as the original service stored it. The times are milliseconds
 /// since the Unix epoch; `None` (a NULL or zero DATETIME) leaves the
@@ -65,7 +67,21 @@ fn outcome(stored: Option<&Item>, wanted: &Item) -> ImportOutcome {
     }
 }
 
-impl DynamoDbStore {
+/// The users table, as the import writes it.
+#[derive(Clone, Debug)]
+pub struct UsersTable {
+    client: Client,
+    table: String,
+}
+
+impl UsersTable {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        UsersTable {
+            client,
+            table: table.into(),
+        }
+    }
+
     /// Puts the user unless its key is taken (one conditional `PutItem`);
     /// a taken key is compared with what would have been written.
     pub async fn import_user(&self, user: &ImportedUser) -> Result<ImportOutcome, StoreError> {
@@ -94,7 +110,7 @@ impl DynamoDbStore {
         }
     }
 
-    /// What [`Store::import_user`] would do, without writing: one `GetItem`.
+    /// What [`Self::import_user`] would do, without writing: one `GetItem`.
     pub async fn check_imported_user(&self, user: &ImportedUser) -> Result<ImportOutcome, StoreError> {
         let output = self
             .client
@@ -156,7 +172,7 @@ impl DynamoDbStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{Extends, UserId};
+    use qnlive_user_api::domain::{Extends, UserId};
 
     fn imported(created_at: Option<i64>) -> ImportedUser {
         ImportedUser {

@@ -14,8 +14,9 @@
 
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use qnlive_user_api::domain::{Extends, ImAccount, NewUser, UserId};
-use qnlive_user_api::store::{dynamodb_client, DynamoDbStore, ImportedUser};
+use qnlive_user_api::store::dynamodb_client;
 use qnlive_user_api::telemetry::ErrorChain;
+use qnlive_user_import::table::{ImportedUser, UsersTable};
 
 const KEY_CHARS: usize = 64;
 const VALUE_CHARS: usize = 1024;
@@ -31,7 +32,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let (count, entries): (usize, usize) = (count.parse()?, entries.parse()?);
     let table = std::env::var("USERS_TABLE").map_err(|_| "USERS_TABLE is not set: name the table to fill")?;
-    let store = DynamoDbStore::new(dynamodb_client()?, &table);
+    let users_table = UsersTable::new(dynamodb_client()?, &table);
 
     let value: String = std::iter::repeat_n(WIDEST_CHAR, VALUE_CHARS).collect();
     let extends: Extends = (0..entries)
@@ -57,8 +58,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     });
     stream::iter(users)
         .map(|user| {
-            let store = &store;
-            async move { store.import_user(&user).await }
+            let users_table = &users_table;
+            async move { users_table.import_user(&user).await }
         })
         .buffer_unordered(8)
         .try_collect::<Vec<_>>()
