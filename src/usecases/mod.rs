@@ -35,7 +35,10 @@ pub struct UserService {
 }
 
 /// Why a use case failed, in the service's own terms; the edge turns it
-/// into the contract's reply.
+/// into the contract's reply. It is where the store's and the IM's
+/// failures meet (an IM error may be a store error underneath), so that
+/// the edge knows the use cases and neither of the layers below; its
+/// variants follow the store's because most failures are the table's.
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
     #[error("user not found")]
