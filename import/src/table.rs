@@ -5,12 +5,11 @@
 //! imported ids. Here rather than in the service, so that the Lambda never
 //! compiles what only the import does.
 
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 use qnlive_user_api::domain::{ImAccount, NewUser};
 use qnlive_user_api::store::items::*;
-use qnlive_user_api::store::{failed_condition, StoreError};
+use qnlive_user_api::store::{failed_condition, DynamoDbStore, PutIfAbsent, StoreError};
 
 /// A user as the original service stored it. The times are milliseconds
 /// since the Unix epoch; `None` (a NULL or zero DATETIME) leaves the
@@ -70,15 +69,13 @@ fn outcome(stored: Option<&Item>, wanted: &Item) -> ImportOutcome {
 /// The users table, as the import writes it.
 #[derive(Clone, Debug)]
 pub struct UsersTable {
-    client: Client,
-    table: String,
+    store: DynamoDbStore,
 }
 
 impl UsersTable {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         UsersTable {
-            client,
-            table: table.into(),
+            store: DynamoDbStore::new(client, table),
         }
     }
 
@@ -86,36 +83,20 @@ impl UsersTable {
     /// a taken key is compared with what would have been written.
     pub async fn import_user(&self, user: &ImportedUser) -> Result<ImportOutcome, StoreError> {
         let item = imported_item(user);
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item.clone()))
-            .condition_expression("attribute_not_exists(#pk)")
-            .expression_attribute_names("#pk", PK)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(ImportOutcome::Imported),
-            Err(e) if failed_condition(&e) => {
-                let stored = match e.as_service_error() {
-                    Some(PutItemError::ConditionalCheckFailedException(failed)) => failed.item(),
-                    _ => None,
-                };
-                // Without the old item (never seen), assume the worst.
-                Ok(outcome(Some(stored.unwrap_or(&Item::new())), &item))
-            }
-            Err(e) => Err(StoreError::from_sdk("PutItem(import)", e)),
+        match self.store.put_if_absent(item.clone(), "PutItem(import)").await? {
+            PutIfAbsent::Written => Ok(ImportOutcome::Imported),
+            // Without the old item (never seen), assume the worst.
+            PutIfAbsent::KeyTaken(stored) => Ok(outcome(Some(&stored.unwrap_or_default()), &item)),
         }
     }
 
     /// What [`Self::import_user`] would do, without writing: one `GetItem`.
     pub async fn check_imported_user(&self, user: &ImportedUser) -> Result<ImportOutcome, StoreError> {
         let output = self
-            .client
+            .store
+            .client()
             .get_item()
-            .table_name(&self.table)
+            .table_name(self.store.table())
             .set_key(Some(user_key(&user.user.user_id)))
             .consistent_read(true)
             .send()
@@ -129,9 +110,10 @@ impl UsersTable {
     /// lowers it.
     pub async fn raise_im_counter(&self, im_userid: i64) -> Result<(), StoreError> {
         let result = self
-            .client
+            .store
+            .client()
             .update_item()
-            .table_name(&self.table)
+            .table_name(self.store.table())
             .key(PK, AttributeValue::S(IM_COUNTER_KEY.into()))
             .update_expression("SET #next = :at_least")
             .condition_expression("attribute_not_exists(#next) OR #next < :at_least")
@@ -150,9 +132,10 @@ impl UsersTable {
     /// which also proves that the credentials may read the table.
     pub async fn table_exists(&self) -> Result<bool, StoreError> {
         let result = self
-            .client
+            .store
+            .client()
             .get_item()
-            .table_name(&self.table)
+            .table_name(self.store.table())
             .key(PK, AttributeValue::S(IM_COUNTER_KEY.into()))
             .send()
             .await;

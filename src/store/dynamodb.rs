@@ -21,6 +21,16 @@ impl DynamoDbStore {
         }
     }
 
+    /// The client, for the calls only the import tool makes
+    /// (`import/src/table.rs`).
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
     /// Creates the users table (pay-per-request, key `pk`) unless it
     /// exists. For local runs and tests; deployed tables come from the
     /// template.

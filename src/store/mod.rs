@@ -25,6 +25,7 @@ pub use batch::NotWritten;
 pub use client::{dynamodb_client, limits};
 pub use dynamodb::DynamoDbStore;
 pub use error::{failed_condition, StoreError};
+pub use users::PutIfAbsent;
 
 use crate::domain::{ImAccount, NewUser, User, UserChanges, UserId};
 use std::ops::{ControlFlow, Range};

@@ -10,6 +10,15 @@ use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use std::collections::{HashMap, HashSet};
 
+/// What a put that must not overwrite met.
+#[derive(Debug, PartialEq)]
+pub enum PutIfAbsent {
+    Written,
+    /// Another item holds the key: that item, as DynamoDB returned it with
+    /// the failed condition (`None` if it returned none).
+    KeyTaken(Option<Item>),
+}
+
 /// Conditional sends of one update: the first, and the retries made when
 /// other updates changed `extends` between a failed condition and the next
 /// send. Only a user whose map is near the bound and changing under many
@@ -90,29 +99,38 @@ impl DynamoDbStore {
     /// returns that item with the failed condition, and [`refused_create`]
     /// tells this write's own item from another's.
     pub async fn create_user(&self, user: &NewUser, im: &ImAccount) -> Result<(), StoreError> {
+        match self.put_if_absent(user_item(user, im, now_millis()), "PutItem").await? {
+            PutIfAbsent::Written => Ok(()),
+            PutIfAbsent::KeyTaken(stored) => refused_create(
+                stored
+                    .as_ref()
+                    .and_then(|item| item.get(IM_PASSWORD)?.as_s().ok().map(String::as_str)),
+                im,
+            ),
+        }
+    }
+
+    /// Puts `item` only where its key holds no item (one conditional
+    /// `PutItem`); otherwise says what holds the key. `operation` names
+    /// the call in errors.
+    pub async fn put_if_absent(&self, item: Item, operation: &'static str) -> Result<PutIfAbsent, StoreError> {
         let result = self
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(user_item(user, im, now_millis())))
+            .set_item(Some(item))
             .condition_expression("attribute_not_exists(#pk)")
             .expression_attribute_names("#pk", PK)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
         match result {
-            Ok(_) => Ok(()),
-            Err(e) if failed_condition(&e) => {
-                let stored = match e.as_service_error() {
-                    Some(PutItemError::ConditionalCheckFailedException(failed)) => failed.item(),
-                    _ => None,
-                };
-                refused_create(
-                    stored.and_then(|item| item.get(IM_PASSWORD)?.as_s().ok().map(String::as_str)),
-                    im,
-                )
-            }
-            Err(e) => Err(StoreError::from_sdk("PutItem", e)),
+            Ok(_) => Ok(PutIfAbsent::Written),
+            Err(e) if failed_condition(&e) => Ok(PutIfAbsent::KeyTaken(match e.into_service_error() {
+                PutItemError::ConditionalCheckFailedException(failed) => failed.item,
+                _ => None,
+            })),
+            Err(e) => Err(StoreError::from_sdk(operation, e)),
         }
     }
 

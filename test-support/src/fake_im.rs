@@ -7,12 +7,11 @@
 //! `code`. Where the docs say nothing the fake chooses, and says so below.
 //! Faults are set at run time. It logs nothing: no password or token leaks.
 
+use crate::http_server::{self, Reply};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper::service::service_fn;
 use hyper::{HeaderMap, Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::fmt;
@@ -260,21 +259,8 @@ fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
 }
 
 fn serve(listener: TcpListener, shared: Arc<Shared>) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let shared = shared.clone();
-            tokio::spawn(async move {
-                let service = service_fn(move |request| handle(request, shared.clone()));
-                // Errors are the connections this fake drops on purpose.
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    })
+    http_server::serve(listener, move |request| handle(request, shared.clone()))
 }
-
-type Reply = Result<Response<Full<Bytes>>, std::io::Error>;
 
 async fn handle(request: Request<Incoming>, shared: Arc<Shared>) -> Reply {
     if shared.down.load(Relaxed) {

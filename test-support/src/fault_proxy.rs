@@ -7,19 +7,18 @@
 //! `UnprocessedItems` / `UnprocessedKeys` by forwarding only some of it.
 //! It can also stall: accept calls and never answer.
 
+use crate::http_server::{self, Reply};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 
 #[derive(Clone, Copy, Debug)]
 pub struct FaultPlan {
@@ -158,27 +157,12 @@ impl FaultProxy {
         let stats = Arc::new(Stats::default());
         let schedule = Arc::new(Mutex::new(Schedule(plan.seed)));
         let shared = stats.clone();
-        let task = tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    return;
-                };
-                let (stats, schedule) = (shared.clone(), schedule.clone());
-                tokio::spawn(async move {
-                    let service =
-                        service_fn(move |request| handle(request, upstream, plan, stats.clone(), schedule.clone()));
-                    // Errors are the dropped connections this proxy makes.
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
+        let task = http_server::serve(listener, move |request| {
+            handle(request, upstream, plan, shared.clone(), schedule.clone())
         });
         FaultProxy { endpoint, stats, task }
     }
 }
-
-type ProxyResult = Result<Response<Full<Bytes>>, std::io::Error>;
 
 async fn handle(
     request: Request<Incoming>,
@@ -186,7 +170,7 @@ async fn handle(
     plan: FaultPlan,
     stats: Arc<Stats>,
     schedule: Arc<Mutex<Schedule>>,
-) -> ProxyResult {
+) -> Reply {
     stats.calls.fetch_add(1, Ordering::Relaxed);
     if plan.stall {
         tokio::time::sleep(Duration::from_secs(3600)).await;
@@ -335,30 +319,8 @@ async fn forward(
     parts: &hyper::http::request::Parts,
     body: Bytes,
 ) -> Result<(StatusCode, Bytes), std::io::Error> {
-    let stream = TcpStream::connect(upstream).await?;
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(std::io::Error::other)?;
-    tokio::spawn(connection);
-    let mut request = Request::builder().method(parts.method.clone()).uri(parts.uri.clone());
-    for (name, value) in &parts.headers {
-        if name != "content-length" {
-            request = request.header(name, value);
-        }
-    }
-    let request = request
-        .header("content-length", body.len())
-        .body(Full::new(body))
-        .map_err(std::io::Error::other)?;
-    let response = sender.send_request(request).await.map_err(std::io::Error::other)?;
-    let status = response.status();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .map_err(std::io::Error::other)?
-        .to_bytes();
-    Ok((status, body))
+    let answer = http_server::forward(upstream, parts, body).await?;
+    Ok((answer.status(), answer.into_body()))
 }
 
 /// DynamoDB's answer, re-sent. Its CRC32 header is left out: the body may

@@ -11,9 +11,11 @@
 //!   counts, shuts or stalls the function's reads.
 //! - [`dynamodb_local`]: where DynamoDB Local is, and the guard that no test
 //!   ever reaches a real table.
+//! - [`http_server`]: the server loop the three servers above share.
 
 pub mod dynamodb_local;
 pub mod event;
 pub mod fake_im;
 pub mod fault_proxy;
+pub mod http_server;
 pub mod local_secrets;

@@ -3,10 +3,10 @@
 //! of it that counts the function's `GetSecretValue` calls and can be shut
 //! (connections dropped) or stalled (calls never answered).
 
+use crate::http_server::{self, Reply};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
@@ -128,21 +128,8 @@ impl SecretsGate {
         let endpoint = format!("http://{}", listener.local_addr().unwrap());
         let state = Arc::new(GateState::default());
         let shared = state.clone();
-        let task = tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    return;
-                };
-                let (state, upstream) = (shared.clone(), upstream.clone());
-                tokio::spawn(async move {
-                    let service = service_fn(move |request| pass(request, upstream.clone(), state.clone()));
-                    // Errors are the connections a shut gate drops.
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        });
+        // Errors drop the connection: a shut gate's answer.
+        let task = http_server::serve(listener, move |request| pass(request, upstream.clone(), shared.clone()));
         SecretsGate { endpoint, state, task }
     }
 
@@ -167,11 +154,7 @@ impl SecretsGate {
     }
 }
 
-async fn pass(
-    request: Request<Incoming>,
-    upstream: String,
-    state: Arc<GateState>,
-) -> Result<Response<Full<Bytes>>, std::io::Error> {
+async fn pass(request: Request<Incoming>, upstream: String, state: Arc<GateState>) -> Reply {
     let operation = request
         .headers()
         .get("x-amz-target")
@@ -192,28 +175,11 @@ async fn pass(
         .trim_start_matches("http://")
         .parse()
         .map_err(std::io::Error::other)?;
-    let stream = TcpStream::connect(upstream_addr).await?;
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(std::io::Error::other)?;
-    tokio::spawn(connection);
-    let mut forwarded = Request::builder().method(parts.method.clone()).uri(parts.uri.clone());
-    for (name, value) in &parts.headers {
-        forwarded = forwarded.header(name, value);
-    }
-    let forwarded = forwarded.body(Full::new(body)).map_err(std::io::Error::other)?;
-    let response = sender.send_request(forwarded).await.map_err(std::io::Error::other)?;
-    let status = response.status();
-    let content_type = response.headers().get("content-type").cloned();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .map_err(std::io::Error::other)?
-        .to_bytes();
-    let mut answer = Response::builder().status(status);
-    if let Some(content_type) = content_type {
+    let forwarded = http_server::forward(upstream_addr, &parts, body).await?;
+    let mut answer = Response::builder().status(forwarded.status());
+    if let Some(content_type) = forwarded.headers().get("content-type") {
         answer = answer.header("content-type", content_type);
     }
+    let body = forwarded.into_body();
     answer.body(Full::new(body)).map_err(std::io::Error::other)
 }
