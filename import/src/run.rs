@@ -11,6 +11,7 @@ use crate::options::Options;
 use crate::progress::Progress;
 use crate::report::{Listed, Report};
 use crate::source::Source;
+use qnlive_user_api::backoff::Backoff;
 use qnlive_user_api::store::StoreError;
 use qnlive_user_api::telemetry::ErrorChain;
 use qnlive_user_import::table::{ImportOutcome, ImportedUser, UsersTable};
@@ -21,6 +22,13 @@ use tokio::task::JoinSet;
 /// Our own attempts at a row DynamoDB throttles or cannot serve, each with
 /// the SDK's own retries inside; then the row is reported as failed.
 const WRITE_ATTEMPTS: u32 = 5;
+/// Before our retries 1 to 4: drawn from up to 200 ms, 400 ms, 800 ms and
+/// 1.6 s (the service's full jitter, so that rows throttled together do
+/// not come back together).
+const WRITE_BACKOFF: Backoff = Backoff {
+    base: Duration::from_millis(100),
+    cap: Duration::from_millis(1_600),
+};
 /// The run stops after this many failed rows: DynamoDB is not coming back.
 const MAX_FAILURES: usize = 100;
 
@@ -199,7 +207,7 @@ async fn write(store: UsersTable, row: SourceRow, user: ImportedUser, dry_run: b
         };
         match outcome {
             Err(e) if e.is_unavailable() && attempt < WRITE_ATTEMPTS => {
-                tokio::time::sleep(backoff(attempt, row.id)).await;
+                tokio::time::sleep(WRITE_BACKOFF.delay(attempt)).await;
                 attempt += 1;
             }
             outcome => break outcome,
@@ -213,30 +221,15 @@ async fn write(store: UsersTable, row: SourceRow, user: ImportedUser, dry_run: b
     }
 }
 
-/// 200 ms, 400 ms, 800 ms, 1.6 s, with up to a quarter more, spread by row
-/// so that writes throttled together (neighbouring ids) do not come back
-/// all at once.
-fn backoff(attempt: u32, id: u64) -> Duration {
-    let base = 200u64 << (attempt - 1).min(4);
-    Duration::from_millis(base + id % (base / 4 + 1))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn backoff_doubles_with_a_spread_of_a_quarter() {
-        for (attempt, base) in [(1, 200), (2, 400), (3, 800), (4, 1600), (5, 3200), (9, 3200)] {
-            let spread: Vec<u64> = (0..2000)
-                .map(|id| backoff(attempt, id).as_millis() as u64 - base)
-                .collect();
-            assert_eq!(
-                (spread.iter().min(), spread.iter().max()),
-                (Some(&0), Some(&(base / 4))),
-                "attempt {attempt}"
-            );
-        }
-        assert_ne!(backoff(1, 1), backoff(1, 2));
+    fn retries_pause_up_to_200_400_800_ms_then_1_6_s() {
+        let ceilings: Vec<u128> = (1..WRITE_ATTEMPTS)
+            .map(|attempt| WRITE_BACKOFF.ceiling(attempt).as_millis())
+            .collect();
+        assert_eq!(ceilings, [200, 400, 800, 1_600]);
     }
 }
