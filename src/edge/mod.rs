@@ -297,6 +297,101 @@ mod tests {
         body["code"].as_u64().unwrap()
     }
 
+    fn reply_json(response: &Response<Body>) -> serde_json::Value {
+        serde_json::from_slice(response.body()).unwrap()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_body_of_1_mib_is_read_and_one_byte_more_is_refused() {
+        let (users, _table) = local_service();
+        let app = open_app(users);
+        let user = br#"{"user_id": "u"}"#;
+        let mut body = user.to_vec();
+        // JSON allows any amount of trailing white space.
+        body.resize(MAX_BODY_BYTES, b' ');
+        let event = HttpApiEvent::new("POST", "/server/user/register").body(&body);
+        let response = app.handle(invocation(event, Duration::from_secs(10))).await;
+        assert_eq!(response.status().as_u16(), 200, "{:?}", reply_json(&response));
+        body.push(b' ');
+        let event = HttpApiEvent::new("POST", "/server/user/register").body(&body);
+        let response = app.handle(invocation(event, Duration::from_secs(10))).await;
+        assert_eq!(response.status().as_u16(), 400);
+        assert_eq!(reply_json(&response)["message"], "body: larger than 1 MiB");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn headers_of_16_kib_are_read_and_one_byte_more_is_refused() {
+        let (users, _table) = local_service();
+        let app = open_app(users);
+        // Names and values, as the edge counts them.
+        let request_with_padding = |padding: usize| {
+            let event = HttpApiEvent::new("GET", "/server/user/info/u").header("x-padding", &"p".repeat(padding));
+            invocation(event, Duration::from_secs(10))
+        };
+        let counted: usize = request_with_padding(0)
+            .headers()
+            .iter()
+            .map(|(name, value)| name.as_str().len() + value.len())
+            .sum();
+        let at_limit = MAX_HEADER_BYTES - counted;
+        let response = app.handle(request_with_padding(at_limit)).await;
+        assert_eq!(response.status().as_u16(), 404, "{:?}", reply_json(&response));
+        let response = app.handle(request_with_padding(at_limit + 1)).await;
+        assert_eq!(response.status().as_u16(), 400);
+        assert_eq!(reply_json(&response)["message"], "headers: larger than 16 KiB");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_path_or_query_lambda_could_not_read_is_named_in_the_400() {
+        let (users, _table) = local_service();
+        let app = open_app(users);
+        for part in ["path", "query"] {
+            let event = HttpApiEvent::new("GET", "/server/user/info/u").header(REJECTED_PART_HEADER, part);
+            let response = app.handle(invocation(event, Duration::from_secs(10))).await;
+            assert_eq!(response.status().as_u16(), 400);
+            let message = reply_json(&response)["message"].as_str().unwrap().to_owned();
+            assert!(
+                message.starts_with(&format!("{part}: not a valid URL {part}")),
+                "{message}"
+            );
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_metrics_line_has_the_latency_in_ms_and_only_the_first_request_is_cold() {
+        let (users, table) = local_service();
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let written = lines.clone();
+        let mut app = open_app(users).with_metrics_out(move |line| written.lock().unwrap().push(line.to_owned()));
+        app.settings.metrics_namespace = Some("Test".into());
+        table.inject(|faults| faults.stall = true);
+        let mut took = Vec::new();
+        for _ in 0..2 {
+            let event = HttpApiEvent::new("GET", "/server/user/info/u");
+            let started = Instant::now();
+            app.handle(invocation(event, Duration::from_secs(3))).await;
+            took.push(started.elapsed().as_secs_f64() * 1000.0);
+        }
+        let lines = lines.lock().unwrap();
+        let field = |i: usize, name: &str| serde_json::from_str::<serde_json::Value>(&lines[i]).unwrap()[name].clone();
+        for (i, took_ms) in took.into_iter().enumerate() {
+            // Paused time: the stall lasts until the budget ends, exactly.
+            let latency = field(i, "Latency").as_f64().unwrap();
+            assert!((latency - took_ms).abs() < 1.0, "{latency} ms for {took_ms} ms");
+        }
+        assert_eq!((field(0, "ColdStart"), field(1, "ColdStart")), (1.into(), 0.into()));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn warming_up_waits_for_the_database_at_most_its_limit() {
+        let (users, table) = local_service();
+        table.inject(|faults| faults.stall = true);
+        let app = open_app(users);
+        let started = Instant::now();
+        app.warm_up(Duration::from_millis(1_500)).await;
+        assert_eq!(started.elapsed(), Duration::from_millis(1_500));
+    }
+
     #[tokio::test(start_paused = true)]
     async fn a_stalled_database_gives_503_before_the_lambda_deadline() {
         let (users, table) = local_service();
