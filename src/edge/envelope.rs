@@ -129,6 +129,10 @@ mod tests {
             1,
             "{unavailable}"
         );
+        // No cause to chain: the line says where the cause was logged.
+        let keys = logged(ApiError::KeysUnavailable);
+        assert!(keys.contains("WARN"), "{keys}");
+        assert_eq!(keys.matches("authentication unavailable").count(), 1, "{keys}");
         for quiet in [
             ApiError::bad_request("nick: x"),
             ApiError::BadToken,

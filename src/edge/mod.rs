@@ -270,6 +270,7 @@ mod tests {
     use crate::usecases::testing::local_service;
     use lambda_http::{Context, RequestExt};
     use qnlive_test_support::event::HttpApiEvent;
+    use qnlive_test_support::qiniu_token::independent_sign;
     use std::time::UNIX_EPOCH;
 
     fn open_app(users: UserService) -> App {
@@ -380,6 +381,40 @@ mod tests {
             assert!((latency - took_ms).abs() < 1.0, "{latency} ms for {took_ms} ms");
         }
         assert_eq!((field(0, "ColdStart"), field(1, "ColdStart")), (1.into(), 0.into()));
+    }
+
+    /// `GET /server/user/info/u` to host `h`, signed with `sk`.
+    fn signed_info(ak: &str, sk: &str) -> Request {
+        let path = "/server/user/info/u";
+        let headers = [("host".to_owned(), "h".to_owned())];
+        let token = independent_sign(sk, "GET", path, "", &headers, b"");
+        let event = HttpApiEvent::new("GET", path)
+            .header("host", "h")
+            .header("authorization", &format!("Qiniu {ak}:{token}"));
+        invocation(event, Duration::from_secs(10))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn with_keys_only_a_request_signed_with_one_of_them_gets_in() {
+        let (users, _table) = local_service();
+        let keys = KeyRing::parse("ak1:sk1").unwrap();
+        let mut app = open_app(users);
+        app.settings.auth = AuthMode::Keys(Refreshing::fixed("the keys", keys));
+        let status = |response: Response<Body>| response.status().as_u16();
+        // In: the user is unknown.
+        assert_eq!(status(app.handle(signed_info("ak1", "sk1")).await), 404);
+        assert_eq!(status(app.handle(signed_info("ak1", "another sk")).await), 401);
+        assert_eq!(status(app.handle(signed_info("ak2", "sk1")).await), 401);
+        let unsigned = invocation(HttpApiEvent::new("GET", "/server/user/info/u"), Duration::from_secs(10));
+        assert_eq!(status(app.handle(unsigned).await), 401);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn without_keys_or_an_opt_out_every_request_is_refused() {
+        let (users, _table) = local_service();
+        let mut app = open_app(users);
+        app.settings.auth = AuthMode::NoKeysConfigured;
+        assert_eq!(app.handle(signed_info("ak1", "sk1")).await.status().as_u16(), 401);
     }
 
     #[tokio::test(start_paused = true)]

@@ -12,6 +12,8 @@
 //! - [`dynamodb_local`]: where DynamoDB Local is, and the guard that no test
 //!   ever reaches a real table.
 //! - [`http_server`]: the server loop the three servers above share.
+//! - [`qiniu_token`]: the contract's signature, written out independently
+//!   of the service's `auth` module.
 
 pub mod dynamodb_local;
 pub mod event;
@@ -19,3 +21,4 @@ pub mod fake_im;
 pub mod fault_proxy;
 pub mod http_server;
 pub mod local_secrets;
+pub mod qiniu_token;
