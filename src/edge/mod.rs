@@ -309,7 +309,7 @@ mod tests {
         let user = br#"{"user_id": "u"}"#;
         let mut body = user.to_vec();
         // JSON allows any amount of trailing white space.
-        body.resize(MAX_BODY_BYTES, b' ');
+        body.resize(1 << 20, b' ');
         let event = HttpApiEvent::new("POST", "/server/user/register").body(&body);
         let response = app.handle(invocation(event, Duration::from_secs(10))).await;
         assert_eq!(response.status().as_u16(), 200, "{:?}", reply_json(&response));
@@ -334,7 +334,7 @@ mod tests {
             .iter()
             .map(|(name, value)| name.as_str().len() + value.len())
             .sum();
-        let at_limit = MAX_HEADER_BYTES - counted;
+        let at_limit = (16 << 10) - counted;
         let response = app.handle(request_with_padding(at_limit)).await;
         assert_eq!(response.status().as_u16(), 404, "{:?}", reply_json(&response));
         let response = app.handle(request_with_padding(at_limit + 1)).await;
