@@ -19,16 +19,24 @@ impl Backoff {
         self.base.saturating_mul(1 << attempt.min(20)).min(self.cap)
     }
 
-    /// The pause before retry `attempt`. Without randomness from the OS
-    /// (never seen), half the ceiling.
+    /// The pause before retry `attempt`.
     pub fn delay(&self, attempt: u32) -> Duration {
         let ceiling = u64::try_from(self.ceiling(attempt).as_micros()).unwrap_or(u64::MAX);
         let mut random = [0u8; 8];
-        let micros = match getrandom::getrandom(&mut random) {
-            Ok(()) => u64::from_le_bytes(random) % (ceiling + 1),
-            Err(_) => ceiling / 2,
-        };
-        Duration::from_micros(micros)
+        let random = getrandom::getrandom(&mut random)
+            .ok()
+            .map(|()| u64::from_le_bytes(random));
+        Duration::from_micros(draw(ceiling, random))
+    }
+}
+
+/// A draw from 0 to `ceiling` inclusive out of `random`; without
+/// randomness from the OS (never seen), half the ceiling.
+fn draw(ceiling: u64, random: Option<u64>) -> u64 {
+    match (random, ceiling.checked_add(1)) {
+        (Some(random), Some(choices)) => random % choices,
+        (Some(random), None) => random,
+        (None, _) => ceiling / 2,
     }
 }
 
@@ -46,6 +54,15 @@ mod tests {
         let ceilings: Vec<u128> = (1..=6).map(|a| BACKOFF.ceiling(a).as_millis()).collect();
         assert_eq!(ceilings, [100, 200, 400, 800, 1_000, 1_000]);
         assert_eq!(BACKOFF.ceiling(u32::MAX), BACKOFF.cap);
+    }
+
+    #[test]
+    fn a_draw_reaches_both_ends_and_is_half_the_ceiling_without_randomness() {
+        assert_eq!(draw(1_000, Some(0)), 0);
+        assert_eq!(draw(1_000, Some(1_000)), 1_000);
+        assert_eq!(draw(1_000, Some(1_001)), 0);
+        assert_eq!(draw(u64::MAX, Some(7)), 7);
+        assert_eq!(draw(1_000, None), 500);
     }
 
     #[test]

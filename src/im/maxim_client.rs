@@ -196,6 +196,13 @@ impl MaximClient {
         }
     }
 
+    /// The same client, its admin token read by `token`.
+    #[cfg(test)]
+    pub fn with_admin_token(mut self, token: Refreshing<AdminToken>) -> Self {
+        self.settings.admin_token = token;
+        self
+    }
+
     /// Reads the admin token if it is not in memory yet.
     pub async fn read_admin_token(&self) {
         if self.settings.admin_token.current().is_none() {
@@ -387,7 +394,63 @@ fn user_id_of(call: &'static str, reply: &Reply) -> Result<i64, MaximError> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::scripted_maxim::{Call, ScriptedMaxim};
     use super::*;
+    use crate::secrets::ReadPolicy;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    /// An admin token read from a secret that holds each of `tokens` in
+    /// turn (then the last), and how many reads were made.
+    fn rotated_token(tokens: &'static [&'static str]) -> (Refreshing<AdminToken>, Arc<AtomicUsize>) {
+        let reads = Arc::new(AtomicUsize::new(0));
+        let counted = reads.clone();
+        let token = Refreshing::read_by("the admin token", ReadPolicy::DEFAULT, move || {
+            let read = counted.fetch_add(1, Ordering::SeqCst);
+            let token = tokens[read.min(tokens.len() - 1)];
+            Box::pin(async move { Ok(AdminToken::new(token.into())) })
+        });
+        (token, reads)
+    }
+
+    /// A client that read `tokens[0]` a minute ago (so the policy allows
+    /// another read), of an IM that takes only the admin token "new" and
+    /// already has the account `qlann`.
+    async fn client_after_rotation(
+        tokens: &'static [&'static str],
+    ) -> (MaximClient, Arc<ScriptedMaxim>, Arc<AtomicUsize>) {
+        let lanying = ScriptedMaxim::new();
+        lanying.add_account("qlann", "old password");
+        lanying.script(|im| im.admin_token = Some("new".into()));
+        let (token, reads) = rotated_token(tokens);
+        let client = MaximClient::scripted(lanying.clone()).with_admin_token(token);
+        client.read_admin_token().await;
+        tokio::time::advance(Duration::from_secs(61)).await;
+        (client, lanying, reads)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_refused_admin_token_is_read_again_and_the_call_sent_with_the_new_one() {
+        let (client, lanying, reads) = client_after_rotation(&["old", "new"]).await;
+        let end = Instant::now() + Duration::from_secs(10);
+        let user_id = client.ensure_account("qlann", "new password", end).await.unwrap();
+        assert_eq!(lanying.login("qlann", "new password"), Some(user_id));
+        assert_eq!(reads.load(Ordering::SeqCst), 2);
+        assert_eq!(lanying.calls(Call::RosterName), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_refused_token_read_again_unchanged_is_not_sent_again() {
+        let (client, lanying, reads) = client_after_rotation(&["old"]).await;
+        let end = Instant::now() + Duration::from_secs(10);
+        let result = client.ensure_account("qlann", "new password", end).await;
+        assert!(
+            matches!(result, Err(MaximError::TokenRefused { status: 401, .. })),
+            "{result:?}"
+        );
+        assert_eq!(reads.load(Ordering::SeqCst), 2);
+        assert_eq!(lanying.calls(Call::RosterName), 1);
+    }
 
     #[test]
     fn the_admin_token_never_shows_in_debug_output() {

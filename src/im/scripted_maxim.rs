@@ -36,6 +36,10 @@ pub struct Script {
     /// The next registers are refused with code 10008 (a name the IM does
     /// not take).
     pub refused_registers: u32,
+    /// The admin calls (`roster/name`, `change_password_admin`) answer
+    /// HTTP 401 unless they carry this `access-token`, as Lanying does for
+    /// a revoked one. `None`: any token.
+    pub admin_token: Option<String>,
 }
 
 /// Lanying's code for a name it refuses.
@@ -114,6 +118,16 @@ impl ScriptedMaxim {
             *im.calls.entry(call).or_default() += 1;
             if script.down {
                 return Err(Down.into());
+            }
+            let token = parts.headers.get("access-token").and_then(|v| v.to_str().ok());
+            let admin_call = matches!(call, Call::RosterName | Call::ChangePassword);
+            if admin_call
+                && script
+                    .admin_token
+                    .as_deref()
+                    .is_some_and(|wanted| token != Some(wanted))
+            {
+                return Ok((StatusCode::UNAUTHORIZED, Bytes::new()));
             }
             let answer = if im.script.server_errors > 0 {
                 im.script.server_errors -= 1;
