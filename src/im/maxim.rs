@@ -63,21 +63,13 @@ impl MaximIm {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::im::scripted_maxim::ScriptedMaxim;
-    use crate::im::AdminToken;
-    use crate::secrets::{ReadPolicy, Refreshing};
+    use crate::im::scripted_maxim::{rotating_admin_token, ScriptedMaxim};
     use crate::store::in_memory::InMemoryStore;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::Arc;
+    use std::sync::atomic::Ordering;
 
     #[tokio::test(start_paused = true)]
     async fn warming_up_reads_the_admin_token_and_fails_with_the_table() {
-        let reads = Arc::new(AtomicUsize::new(0));
-        let counted = reads.clone();
-        let token = Refreshing::read_by("the admin token", ReadPolicy::DEFAULT, move || {
-            counted.fetch_add(1, Ordering::SeqCst);
-            Box::pin(async { Ok(AdminToken::new("token".into())) })
-        });
+        let (token, reads) = rotating_admin_token(&["token"]);
         let table = InMemoryStore::new();
         let client = MaximClient::scripted(ScriptedMaxim::new()).with_admin_token(token);
         let im = MaximIm::new(client, Store::from(table.clone()), "ql".into());

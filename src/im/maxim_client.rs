@@ -394,24 +394,10 @@ fn user_id_of(call: &'static str, reply: &Reply) -> Result<i64, MaximError> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::scripted_maxim::{Call, ScriptedMaxim};
+    use super::super::scripted_maxim::{rotating_admin_token, Call, ScriptedMaxim};
     use super::*;
-    use crate::secrets::ReadPolicy;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
-
-    /// An admin token read from a secret that holds each of `tokens` in
-    /// turn (then the last), and how many reads were made.
-    fn rotated_token(tokens: &'static [&'static str]) -> (Refreshing<AdminToken>, Arc<AtomicUsize>) {
-        let reads = Arc::new(AtomicUsize::new(0));
-        let counted = reads.clone();
-        let token = Refreshing::read_by("the admin token", ReadPolicy::DEFAULT, move || {
-            let read = counted.fetch_add(1, Ordering::SeqCst);
-            let token = tokens[read.min(tokens.len() - 1)];
-            Box::pin(async move { Ok(AdminToken::new(token.into())) })
-        });
-        (token, reads)
-    }
 
     /// A client that read `tokens[0]` a minute ago (so the policy allows
     /// another read), of an IM that takes only the admin token "new" and
@@ -422,7 +408,7 @@ mod tests {
         let lanying = ScriptedMaxim::new();
         lanying.add_account("qlann", "old password");
         lanying.script(|im| im.admin_token = Some("new".into()));
-        let (token, reads) = rotated_token(tokens);
+        let (token, reads) = rotating_admin_token(tokens);
         let client = MaximClient::scripted(lanying.clone()).with_admin_token(token);
         client.read_admin_token().await;
         tokio::time::advance(Duration::from_secs(61)).await;

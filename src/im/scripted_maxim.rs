@@ -5,11 +5,14 @@
 //! test nothing.
 
 use crate::error::BoxError;
+use crate::im::AdminToken;
+use crate::secrets::{ReadPolicy, Refreshing};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::{Method, Request, StatusCode};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -195,4 +198,17 @@ impl Im {
             }
         }
     }
+}
+
+/// An admin token read from a secret that holds each of `tokens` in turn
+/// (then the last), and how many reads were made.
+pub fn rotating_admin_token(tokens: &'static [&'static str]) -> (Refreshing<AdminToken>, Arc<AtomicUsize>) {
+    let reads = Arc::new(AtomicUsize::new(0));
+    let counted = reads.clone();
+    let token = Refreshing::read_by("the admin token", ReadPolicy::DEFAULT, move || {
+        let read = counted.fetch_add(1, Ordering::SeqCst);
+        let token = tokens[read.min(tokens.len() - 1)];
+        Box::pin(async move { Ok(AdminToken::new(token.into())) })
+    });
+    (token, reads)
 }
