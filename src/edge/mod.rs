@@ -293,13 +293,17 @@ mod tests {
             .with_lambda_context(context)
     }
 
-    fn envelope_code(response: &Response<Body>) -> u64 {
-        let body: serde_json::Value = serde_json::from_slice(response.body()).unwrap();
-        body["code"].as_u64().unwrap()
+    /// `event` with time to spare: for tests where the deadline plays no part.
+    fn with_ample_time(event: HttpApiEvent) -> Request {
+        invocation(event, Duration::from_secs(10))
     }
 
     fn reply_json(response: &Response<Body>) -> serde_json::Value {
         serde_json::from_slice(response.body()).unwrap()
+    }
+
+    fn envelope_code(response: &Response<Body>) -> u64 {
+        reply_json(response)["code"].as_u64().unwrap()
     }
 
     #[tokio::test(start_paused = true)]
@@ -311,11 +315,11 @@ mod tests {
         // JSON allows any amount of trailing white space.
         body.resize(1 << 20, b' ');
         let event = HttpApiEvent::new("POST", "/server/user/register").body(&body);
-        let response = app.handle(invocation(event, Duration::from_secs(10))).await;
+        let response = app.handle(with_ample_time(event)).await;
         assert_eq!(response.status().as_u16(), 200, "{:?}", reply_json(&response));
         body.push(b' ');
         let event = HttpApiEvent::new("POST", "/server/user/register").body(&body);
-        let response = app.handle(invocation(event, Duration::from_secs(10))).await;
+        let response = app.handle(with_ample_time(event)).await;
         assert_eq!(response.status().as_u16(), 400);
         assert_eq!(reply_json(&response)["message"], "body: larger than 1 MiB");
     }
@@ -327,7 +331,7 @@ mod tests {
         // Names and values, as the edge counts them.
         let request_with_padding = |padding: usize| {
             let event = HttpApiEvent::new("GET", "/server/user/info/u").header("x-padding", &"p".repeat(padding));
-            invocation(event, Duration::from_secs(10))
+            with_ample_time(event)
         };
         let counted: usize = request_with_padding(0)
             .headers()
@@ -348,7 +352,7 @@ mod tests {
         let app = open_app(users);
         for part in ["path", "query"] {
             let event = HttpApiEvent::new("GET", "/server/user/info/u").header(REJECTED_PART_HEADER, part);
-            let response = app.handle(invocation(event, Duration::from_secs(10))).await;
+            let response = app.handle(with_ample_time(event)).await;
             assert_eq!(response.status().as_u16(), 400);
             let message = reply_json(&response)["message"].as_str().unwrap().to_owned();
             assert!(
@@ -391,7 +395,7 @@ mod tests {
         let event = HttpApiEvent::new("GET", path)
             .header("host", "h")
             .header("authorization", &format!("Qiniu {ak}:{token}"));
-        invocation(event, Duration::from_secs(10))
+        with_ample_time(event)
     }
 
     #[tokio::test(start_paused = true)]
@@ -405,7 +409,7 @@ mod tests {
         assert_eq!(status(app.handle(signed_info("ak1", "sk1")).await), 404);
         assert_eq!(status(app.handle(signed_info("ak1", "another sk")).await), 401);
         assert_eq!(status(app.handle(signed_info("ak2", "sk1")).await), 401);
-        let unsigned = invocation(HttpApiEvent::new("GET", "/server/user/info/u"), Duration::from_secs(10));
+        let unsigned = with_ample_time(HttpApiEvent::new("GET", "/server/user/info/u"));
         assert_eq!(status(app.handle(unsigned).await), 401);
     }
 
